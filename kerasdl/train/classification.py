@@ -1,0 +1,168 @@
+"""The image-classification recipe: train -> evaluate -> export -> verify, on a registered dataset.
+
+Pipelines (``pipelines/*.py``) hold a ``ClassifierRecipe`` and call ``run``; the CLI's ``train``
+and ``export`` commands call the same pieces.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from kerasdl.io import atomic_write_json
+
+
+@dataclasses.dataclass
+class ClassifierRecipe:
+    model: str = "simple_cnn"
+    model_kwargs: dict = dataclasses.field(default_factory=dict)
+    dataset: str = "fashion_mnist"
+    epochs: int = 12
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    validation_examples: int = 5000  # held out from the training split
+    augment: bool = True  # horizontal flip + small translation
+    precision: str = "auto"
+    jit_compile: object = "auto"
+    steps_per_execution: int = 8
+    strategy: object = None
+    export_modes: tuple = ("fp32", "int8")
+    max_int8_accuracy_drop: float = 0.01  # int8 TFLite may lose at most 1 point of accuracy
+    out_dir: str = "saved_models"
+    name: str | None = None
+    seed: int = 0
+    fast: bool = False  # a few steps on a data subset, for CI
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"{self.dataset}_{self.model}"
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) / self.run_name
+
+
+def load_splits(recipe: ClassifierRecipe):
+    """(train, validation, test) numpy pairs; ``fast`` keeps small subsets."""
+    import numpy as np
+
+    from kerasdl.registry import load_dataset
+
+    x, y = load_dataset(recipe.dataset, split="train", as_numpy=True)
+    x_test, y_test = load_dataset(recipe.dataset, split="test", as_numpy=True)
+    order = np.random.default_rng(recipe.seed).permutation(len(x))
+    n_val = min(recipe.validation_examples, len(x) // 5)
+    val, train = order[:n_val], order[n_val:]
+    if recipe.fast:
+        train, val, x_test, y_test = train[:2048], val[:512], x_test[:1000], y_test[:1000]
+    return (x[train], y[train]), (x[val], y[val]), (x_test, y_test)
+
+
+def _augmentation(recipe):
+    import keras
+
+    if not recipe.augment:
+        return None
+    return [keras.layers.RandomFlip("horizontal", seed=recipe.seed),
+            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=recipe.seed)]
+
+
+def train(recipe: ClassifierRecipe, *, resume: bool = False):
+    """Train and evaluate; saves ``model.keras``, logs and ``train_report.json`` in the run dir.
+
+    Returns ``(trainer, report, splits)``.
+    """
+    import keras
+
+    from kerasdl.data.datasets import dataset_info
+    from kerasdl.data.pipelines import from_arrays
+    from kerasdl.registry import create_model
+    from kerasdl.train.trainer import Trainer
+
+    keras.utils.set_random_seed(recipe.seed)
+    info = dataset_info(recipe.dataset)
+    (x, y), (x_val, y_val), (x_test, y_test) = splits = load_splits(recipe)
+    train_data = from_arrays(x, y, recipe.batch_size, training=True, seed=recipe.seed,
+                             augment=_augmentation(recipe))
+    val_data = from_arrays(x_val, y_val, 512, training=False)
+    steps = len(x) // recipe.batch_size
+    epochs = 2 if recipe.fast else recipe.epochs
+    steps_per_epoch = min(steps, 10) if recipe.fast else steps
+    schedule = keras.optimizers.schedules.CosineDecay(
+        recipe.learning_rate, decay_steps=epochs * steps_per_epoch, alpha=0.01)
+    trainer = Trainer(
+        lambda: create_model(recipe.model, num_classes=info["num_classes"],
+                             input_shape=info["image_shape"], **recipe.model_kwargs),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        keras.optimizers.AdamW(schedule, weight_decay=recipe.weight_decay),
+        [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        strategy=recipe.strategy, jit_compile=recipe.jit_compile, precision=recipe.precision,
+        steps_per_execution=recipe.steps_per_execution,
+        checkpoint_dir=recipe.run_dir / "checkpoints", log_dir=recipe.run_dir / "logs")
+    start = time.perf_counter()
+    trainer.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                validation_data=val_data, resume=resume)
+    train_seconds = time.perf_counter() - start
+    test = trainer.evaluate(from_arrays(x_test, y_test, 512, training=False))
+    report = {
+        "recipe": {k: (list(v) if isinstance(v, tuple) else v)
+                   for k, v in dataclasses.asdict(recipe).items() if k != "strategy"},
+        "policy": trainer.policy,
+        "train_seconds": round(train_seconds, 1),
+        "epochs": trainer.history.epochs,
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "test_examples": len(x_test),
+    }
+    trainer.model.save(recipe.run_dir / "model.keras")
+    atomic_write_json(recipe.run_dir / "train_report.json", report)
+    return trainer, report, splits
+
+
+def export_and_verify(model, recipe: ClassifierRecipe, splits, metrics: dict) -> dict:
+    """Export every mode, then check fp32 parity (inside export) and the int8 accuracy drop."""
+    from kerasdl.export import export_model
+
+    (x, _), _, (x_test, y_test) = splits
+    meta = export_model(model, recipe.run_name, out_dir=recipe.out_dir, modes=recipe.export_modes,
+                        representative_data=x[:500], test_data=(x_test, y_test), metrics=metrics,
+                        threads=(1, 2), latency_runs=20 if recipe.fast else 200)
+    if "int8" in meta["modes"] and not recipe.fast:
+        drop = meta["modes"]["int8"]["parity"]["keras_accuracy"] - \
+            meta["modes"]["int8"]["parity"]["tflite_accuracy"]
+        if drop > recipe.max_int8_accuracy_drop:
+            raise AssertionError(f"int8 TFLite accuracy is {100 * drop:.2f} points below Keras "
+                                 f"(allowed {100 * recipe.max_int8_accuracy_drop:.2f})")
+    return meta
+
+
+def run(recipe: ClassifierRecipe, *, resume: bool = False) -> dict:
+    """The whole pipeline; prints and returns a summary."""
+    trainer, report, splits = train(recipe, resume=resume)
+    meta = export_and_verify(trainer.model, recipe, splits, {
+        "test_accuracy": report["test_accuracy"], "train_seconds": report["train_seconds"],
+        "policy": report["policy"]})
+    summary = summarize(report, meta)
+    atomic_write_json(recipe.run_dir / "summary.json", summary)
+    print(json.dumps(summary, indent=2), file=sys.stdout)
+    return summary
+
+
+def summarize(report: dict, meta: dict) -> dict:
+    """The numbers a person wants from a run: accuracy, sizes, parity and latency per mode."""
+    modes = {}
+    for mode, entry in meta["modes"].items():
+        parity = entry.get("parity", {})
+        modes[mode] = {
+            "size_kb": round(entry["size_bytes"] / 1024, 1),
+            "size_ratio_vs_fp32": entry.get("size_ratio_vs_fp32"),
+            "tflite_accuracy": parity.get("tflite_accuracy"),
+            "max_abs_error": parity.get("max_abs_error"),
+            "top1_agreement": parity.get("top1_agreement"),
+            "latency_ms": {k: v["median_ms"] for k, v in entry["latency"].items()},
+        }
+    return {"test_accuracy": report["test_accuracy"], "train_seconds": report["train_seconds"],
+            "policy": report["policy"], "tflite": modes}

