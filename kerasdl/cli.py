@@ -84,7 +84,12 @@ def cmd_export(args) -> None:
 
 
 def cmd_data(args) -> None:
-    from kerasdl.data import sources
+    if args.action == "fetch":  # no TensorFlow import: fetching stays quick
+        from kerasdl.data import sources
+
+        for path in sources.fetch(args.name, force=args.force).values():
+            print(path)
+        return
     from kerasdl.data.datasets import dataset_info
     from kerasdl.registry import list_datasets
 
@@ -92,9 +97,6 @@ def cmd_data(args) -> None:
         for name in list_datasets():
             info = dataset_info(name)
             print(f"{name:16s} {info['num_examples']}  {info['source']}")
-    elif args.action == "fetch":
-        for path in sources.fetch(args.name, force=args.force).values():
-            print(path)
     else:
         print(json.dumps(dataset_info(args.name), indent=2, default=str))
 
