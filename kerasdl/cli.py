@@ -8,6 +8,10 @@ import argparse
 import json
 import sys
 
+from kerasdl.train.classification import ClassifierRecipe
+
+RECIPE = ClassifierRecipe()  # the defaults of `kerasdl train`
+
 
 def _csv(text: str) -> tuple:
     return tuple(part.strip() for part in text.split(",") if part.strip())
@@ -18,8 +22,6 @@ def _jit(text: str):
 
 
 def _recipe(args):
-    from kerasdl.train.classification import ClassifierRecipe
-
     return ClassifierRecipe(
         model=args.model, model_kwargs=json.loads(args.model_kwargs), dataset=args.dataset,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
@@ -121,23 +123,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a classifier on a registered dataset",
                            description="Train (and by default export) an image classifier.")
-    train.add_argument("--model", default="simple_cnn", help="registered model name")
+    train.add_argument("--model", default=RECIPE.model, help="registered model name")
     train.add_argument("--model-kwargs", default="{}", help="JSON dict of model arguments")
-    train.add_argument("--dataset", default="fashion_mnist", help="registered dataset name")
-    train.add_argument("--epochs", type=int, default=12)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay)")
-    train.add_argument("--no-augment", action="store_true", help="no flip/translation")
-    train.add_argument("--precision", default="auto",
+    train.add_argument("--dataset", default=RECIPE.dataset, help="registered dataset name")
+    train.add_argument("--epochs", type=int, default=RECIPE.epochs)
+    train.add_argument("--batch-size", type=int, default=RECIPE.batch_size)
+    train.add_argument("--lr", type=float, default=RECIPE.learning_rate,
+                       help="peak learning rate (cosine decay)")
+    train.add_argument("--no-augment", action="store_true", help="no random flips")
+    train.add_argument("--precision", default=RECIPE.precision,
                        help="auto, float32, mixed_bfloat16 or mixed_float16")
     train.add_argument("--jit", default="auto", choices=("auto", "on", "off"), help="XLA policy")
-    train.add_argument("--steps-per-execution", type=int, default=8)
+    train.add_argument("--steps-per-execution", type=int, default=RECIPE.steps_per_execution)
     train.add_argument("--strategy", default=None, help="default, mirrored, multi_worker, tpu")
-    train.add_argument("--export-modes", default="fp32,int8",
+    train.add_argument("--export-modes", default=",".join(RECIPE.export_modes),
                        help="TFLite modes to export after training ('' to skip export)")
-    train.add_argument("--out-dir", default="saved_models")
+    train.add_argument("--out-dir", default=RECIPE.out_dir)
     train.add_argument("--name", default=None, help="run name (default DATASET_MODEL)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=RECIPE.seed)
     train.add_argument("--fast", action="store_true", help="a few steps on a subset (CI smoke run)")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.set_defaults(func=cmd_train)

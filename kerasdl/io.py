@@ -1,39 +1,49 @@
-"""Atomic file writes: write to a temporary file beside the target, then ``os.replace`` it."""
+"""Atomic writes: write beside the target under a temporary name, then ``os.replace`` it into place,
+so a crash never leaves a half-written file or folder where a complete one is expected."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+@contextlib.contextmanager
+def atomic_path(target):
+    """Yield a temporary path beside ``target`` (same suffix); it replaces ``target`` on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 def atomic_write_text(path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def to_json(obj) -> str:
+    """Indented JSON; numpy scalars/arrays and paths are converted."""
+    return json.dumps(obj, indent=2, default=_jsonable) + "\n"
+
+
 def atomic_write_json(path, obj) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    return atomic_write_text(path, to_json(obj))
 
 
 def _jsonable(value):
-    """Turn numpy scalars/arrays and paths into JSON values."""
     if hasattr(value, "tolist"):
         return value.tolist()
     if isinstance(value, Path):
@@ -42,21 +52,21 @@ def _jsonable(value):
 
 
 def atomic_replace_dir(build, target) -> Path:
-    """Run ``build(tmp_dir)`` to fill a fresh directory, then swap it in for ``target``."""
+    """Run ``build(tmp_dir)`` to fill a fresh folder beside ``target``, then swap it in."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
     try:
         build(tmp)
-        old = None
         if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
             os.replace(target, old)
         os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not target.exists():
+            os.replace(old, target)
         raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return target

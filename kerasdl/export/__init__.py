@@ -6,37 +6,14 @@
 
 Names load lazily, so importing this package does not import TensorFlow.
 """
-from __future__ import annotations
+from kerasdl.lazy import lazy_exports
 
-import importlib
-
-_LAZY = {
-    "export_saved_model": "saved_model",
-    "MODES": "tflite",
-    "convert": "tflite",
-    "convert_saved_model": "tflite",
-    "op_names": "tflite",
-    "check_builtin_ops": "tflite",
-    "TFLiteRunner": "tflite",
-    "parity": "tflite",
-    "float32_model": "tflite",
-    "NonBuiltinOpError": "tflite",
-    "ParityError": "tflite",
-    "latency": "bench",
-    "size_bytes": "bench",
-    "export_model": "package",
+_EXPORTS = {
+    "export_saved_model": "kerasdl.export.saved_model",
+    **dict.fromkeys(("MODES", "convert", "op_names", "check_builtin_ops", "TFLiteRunner", "parity",
+                     "float32_model", "NonBuiltinOpError", "ParityError"), "kerasdl.export.tflite"),
+    **dict.fromkeys(("latency", "size_bytes"), "kerasdl.export.bench"),
+    "export_model": "kerasdl.export.package",
 }
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'kerasdl.export' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

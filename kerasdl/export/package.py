@@ -5,10 +5,7 @@ every file is written to a temporary name next to its target and then moved into
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import uuid
 from datetime import datetime, timezone
 from importlib import metadata as pkg_metadata
 from pathlib import Path
@@ -17,6 +14,7 @@ import keras
 import numpy as np
 
 from kerasdl.export import bench
+from kerasdl.io import atomic_path, atomic_write_bytes, atomic_write_text, to_json
 from kerasdl.export.saved_model import check_model, export_saved_model, serve
 from kerasdl.export.tflite import (
     MODES,
@@ -30,24 +28,6 @@ from kerasdl.export.tflite import (
     representative_samples,
     serving_saved_model,
 )
-
-
-@contextlib.contextmanager
-def atomic_path(target: Path):
-    """Yield a temporary path next to `target` (same suffix); move it onto `target` on success."""
-    tmp = target.with_name(f".{target.stem}.tmp-{uuid.uuid4().hex[:8]}{target.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _jsonable(obj):
-    if isinstance(obj, (np.generic, np.ndarray)):
-        return obj.tolist()
-    raise TypeError(f"metadata value of type {type(obj).__name__} is not JSON-serialisable")
 
 
 def _validate(name, modes, threads, test_data, shape):
@@ -143,8 +123,7 @@ def export_model(
         model.save(tmp)
     export_saved_model(model, target / "saved_model")
     for mode, blob in blobs.items():
-        with atomic_path(target / report[mode]["file"]) as tmp:
-            tmp.write_bytes(blob)
+        atomic_write_bytes(target / report[mode]["file"], blob)
 
     meta = {
         "name": name,
@@ -169,7 +148,6 @@ def export_model(
                 keras_out, reference.predict(x, batch_size=256, verbose=0), y,
                 names=(model.dtype_policy.name, "float32"),
             )
-    text = json.dumps(meta, indent=2, default=_jsonable)
-    with atomic_path(target / "metadata.json") as tmp:
-        tmp.write_text(text)
+    text = to_json(meta)
+    atomic_write_text(target / "metadata.json", text)
     return json.loads(text)

@@ -1,14 +1,10 @@
 """SavedModel export with a serving signature, written atomically."""
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import uuid
-from pathlib import Path
-
 import keras
 import numpy as np
+
+from kerasdl.io import atomic_replace_dir
 
 
 def check_model(model) -> None:
@@ -29,35 +25,13 @@ def check_model(model) -> None:
 def export_saved_model(model, path) -> str:
     """Write `model` as a TF SavedModel (signatures `serve` and `serving_default`) at `path`.
 
-    The export goes to a temporary folder next to `path`, which then replaces `path`.
+    The export fills a temporary folder beside `path`, which then replaces `path`.
     Returns `path` as a string.
     """
     check_model(model)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
-    try:
-        staged = tmp / "saved_model"
-        model.export(str(staged), format="tf_saved_model", verbose=False)
-        replace_dir(staged, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return str(target)
-
-
-def replace_dir(src: Path, dst: Path) -> None:
-    """Move folder `src` onto `dst`, swapping out any existing `dst` (same filesystem)."""
-    if not dst.exists():
-        os.replace(src, dst)
-        return
-    old = dst.with_name(f".{dst.name}.old-{uuid.uuid4().hex[:8]}")
-    os.replace(dst, old)
-    try:
-        os.replace(src, dst)
-    except BaseException:
-        os.replace(old, dst)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    atomic_replace_dir(lambda tmp: model.export(str(tmp), format="tf_saved_model", verbose=False),
+                       path)
+    return str(path)
 
 
 def serve(path, x, batch_size=256):

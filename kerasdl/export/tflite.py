@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from kerasdl.export.saved_model import check_model, export_saved_model
+from kerasdl.train.precision import precision_scope
 
 MODES = ("fp32", "fp16", "dynamic", "int8")
 REPRESENTATIVE_SAMPLES = 200
@@ -71,18 +72,15 @@ def float32_model(model):
     check_model(model)
     if not is_reduced_precision(model):
         return model
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
     try:
-        twin = model.__class__.from_config(_float32_config(model.get_config()))
+        with precision_scope("float32"):
+            twin = model.__class__.from_config(_float32_config(model.get_config()))
         twin.set_weights(model.get_weights())
     except Exception as err:
         raise ValueError(
             f"could not rebuild {model.name!r} in float32 for TFLite (from_config + set_weights "
             f"failed: {err}); build the model under the float32 policy before exporting"
         ) from err
-    finally:
-        keras.config.set_dtype_policy(previous)
     if is_reduced_precision(twin):
         raise ValueError(f"{model.name!r} still has reduced-precision layers after a float32 rebuild")
     return twin
