@@ -84,11 +84,15 @@ def test_steps_per_execution_does_not_change_the_result(digits_arrays):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def _poisoned(x, y, bad_batches):
-    """Batches of 50 real digits; the listed batches carry a NaN pixel."""
+def _poisoned(x, y, bad_batches, value=np.nan):
+    """Batches of 50 real digits; the listed batches get ``value`` (NaN: one pixel; else a factor
+    applied to the whole batch)."""
     x = x.copy()
     for b in bad_batches:
-        x[b * 50, 0, 0, 0] = np.nan
+        if np.isnan(value):
+            x[b * 50, 0, 0, 0] = value
+        else:
+            x[b * 50:(b + 1) * 50] *= value
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(50, drop_remainder=True)
 
 
@@ -99,6 +103,17 @@ def test_nan_batch_rolls_back_and_training_continues(digits_arrays):
     assert trainer.rollbacks == 2  # the poisoned batch comes round once per epoch
     assert all(np.isfinite(w).all() for w in weights(trainer.model))
     assert np.isfinite(trainer.history.epochs[-1]["loss"])
+    trainer.close()
+
+
+def test_exploding_loss_rolls_back(digits_arrays):
+    (x, y), _ = digits_arrays
+    trainer = Trainer(mlp, LOSS, "adam", jit_compile=False, verbose=0)
+    trainer.fit(_poisoned(x, y, []), epochs=1)
+    assert trainer.rollbacks == 0
+    trainer.fit(_poisoned(x, y, [5], value=1e4), epochs=2, resume=True)  # finite but exploding
+    assert trainer.rollbacks == 1
+    assert trainer.history.epochs[-1]["loss"] < 10 * trainer.history.epochs[0]["loss"]
     trainer.close()
 
 

@@ -70,6 +70,11 @@ def stratified_split(y: np.ndarray, test_fraction: float = TEST_FRACTION, seed: 
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
+def _split_indices(y: np.ndarray, split: str) -> np.ndarray:
+    train, test = stratified_split(y)
+    return train if split == "train" else test
+
+
 def _file_key(path: Path) -> tuple:
     """(path, size, mtime, inode): lru_cache key that changes when the file does."""
     st = os.stat(path)
@@ -157,8 +162,7 @@ def fashion_mnist(split: str = "train", as_numpy: bool = False):
 def _read_mnist10k(npz: tuple, split: str):
     with np.load(npz[0]) as z:
         x, y = z["x"], z["y"]
-    train, test = stratified_split(y)
-    idx = train if split == "train" else test
+    idx = _split_indices(y, split)
     return _readonly(x[idx], y[idx])
 
 
@@ -186,8 +190,7 @@ def _digits_arrays(split: str):
     from sklearn.datasets import load_digits
 
     d = load_digits()
-    train, test = stratified_split(d.target)
-    idx = train if split == "train" else test
+    idx = _split_indices(d.target, split)
     return _readonly((d.images[idx] / 16.0).astype(np.float32), d.target[idx].astype(np.int32))
 
 

@@ -66,7 +66,8 @@ class Trainer:
             directory when ``None``, so rollback still works).
         log_dir: TensorBoard scalars, ``history.json`` and ``curves.png`` go here.
         max_rollbacks: rollbacks allowed before ``TrainingDivergedError``.
-        blowup_factor: a loss above this multiple of the best epoch loss so far counts as a blow-up.
+        blowup_factor: a loss above this multiple of the best epoch loss so far counts as a blow-up
+            (``None`` turns the check off; non-finite losses and weights always count).
         verbose: 0 silent, 1 progress bar, 2 one line per epoch, "auto" (1 on a terminal, else 2).
     """
 
@@ -221,8 +222,8 @@ class Trainer:
                 raise ValueError("The training data has unknown, infinite or zero length "
                                  f"(cardinality {cardinality}); pass steps_per_epoch")
             steps_per_epoch = cardinality
-        repeated = (lambda ctx: train_data(ctx).repeat()) if callable(train_data) and not isinstance(
-            train_data, tf.data.Dataset) else train_data.repeat()
+        repeated = (lambda ctx: train_data(ctx).repeat()) if callable(train_data) else \
+            train_data.repeat()
         _, dist = self._distribute(repeated)
         iterator = iter(dist)
 
@@ -262,7 +263,8 @@ class Trainer:
                 loss, weights_finite = self._train_fn(iterator, tf.constant(n))
                 loss = float(loss)
                 done += n
-                if not (math.isfinite(loss) and bool(weights_finite)) or loss > self.blowup_factor * best:
+                blowup = self.blowup_factor is not None and loss > self.blowup_factor * best
+                if not (math.isfinite(loss) and bool(weights_finite)) or blowup:
                     self._rollback(loss)
                     continue
                 bar.update(done, [(m.name, float(m.result())) for m in self.train_metrics])
@@ -304,7 +306,12 @@ class Trainer:
         if self._eval_fn is None:
             jit = self.jit_compile if self.jit_compile is not None else self.jit_policy is True
             step = tf.function(self.eval_step, jit_compile=jit, reduce_retracing=True)
-            self._eval_fn = tf.function(lambda batch: self.strategy.run(step, args=(batch,)))
+
+            @tf.function
+            def eval_batch(batch):
+                self.strategy.run(step, args=(batch,))
+
+            self._eval_fn = eval_batch
         for m in self.eval_metrics:
             m.reset_state()
         batches = 0
