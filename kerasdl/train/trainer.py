@@ -88,6 +88,7 @@ class Trainer:
         self.loss_fn = per_example_loss(loss)
         self.max_rollbacks, self.blowup_factor = max_rollbacks, blowup_factor
         self.rollbacks = 0
+        self.epoch_seconds: list[float] = []  # training time of each epoch (no eval/checkpoint)
         self.verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
         self._own_checkpoint_dir = checkpoint_dir is None
         self.checkpoint_dir = Path(checkpoint_dir or tempfile.mkdtemp(prefix="kerasdl-ckpt-"))
@@ -257,7 +258,7 @@ class Trainer:
                                       stateful_metrics=[m.name for m in self.train_metrics])
             if self.verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
-            done = 0
+            done, start = 0, time.perf_counter()
             while done < steps_per_epoch:
                 n = min(self.steps_per_execution, steps_per_epoch - done)
                 loss, weights_finite = self._train_fn(iterator, tf.constant(n))
@@ -268,6 +269,7 @@ class Trainer:
                     self._rollback(loss)
                     continue
                 bar.update(done, [(m.name, float(m.result())) for m in self.train_metrics])
+            self.epoch_seconds.append(time.perf_counter() - start)
             logs = {m.name: float(m.result()) for m in self.train_metrics}
             if validation_data is not None:
                 logs.update({f"val_{k}": v for k, v in self.evaluate(validation_data).items()})
