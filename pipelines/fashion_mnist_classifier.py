@@ -9,7 +9,10 @@ Data:     real Fashion-MNIST, 60k train (55k train + 5k validation held out) / 1
 Model:    simple_cnn (3 stages of ConvBNAct 32/64/128 + max-pool, dense 128), AdamW + cosine
           decay, random horizontal flips, the Trainer's policies (precision and XLA chosen per machine).
 Hardware: 2-core AMD EPYC (AVX2, no AVX-512/AMX: fp32, no XLA chosen), no GPU.
-Last run: RESULTS_PENDING
+Last run: 2026-11-23, 15 epochs, 20.7 min training (~80 s/epoch, 183 ms/step at batch 128; the
+          Trainer chose fp32 and no XLA: XLA measured 300 ms/step vs 184 ms without), ~22 min in all.
+          Test accuracy 92.96% (Keras) / 92.96% (fp32 TFLite, max-abs error 1.5e-5) / 92.93%
+          (int8 TFLite, 251 KB = 0.265x of 949 KB fp32; batch-1 latency 0.58 vs 0.66 ms on 1 thread).
 Output:   saved_models/fashion_mnist_simple_cnn/ (model.keras, saved_model/, *_fp32.tflite,
           *_int8.tflite, metadata.json, summary.json, logs/curves.png, logs/history.json).
 Verified: fp32 TFLite max-abs error <= 1e-4 vs Keras, built-in ops only, int8 TFLite accuracy
