@@ -117,6 +117,15 @@ def test_exploding_loss_rolls_back(digits_arrays):
     trainer.close()
 
 
+def test_rollback_on_the_last_step_of_an_epoch(digits_arrays):
+    (x, y), _ = digits_arrays
+    trainer = Trainer(mlp, LOSS, "adam", jit_compile=False, verbose=0)
+    trainer.fit(_poisoned(x, y, [28]), epochs=3)  # batch 28 of 29 is the epoch's last
+    assert trainer.rollbacks == 3
+    assert all(np.isfinite(w).all() for w in weights(trainer.model))
+    trainer.close()
+
+
 def test_persistent_divergence_raises(digits_arrays):
     (x, y), _ = digits_arrays
     trainer = Trainer(mlp, LOSS, "adam", jit_compile=False, max_rollbacks=2, verbose=0)
@@ -150,7 +159,7 @@ def test_auto_jit_policy_measures_both(digits_arrays):
     (x, y), _ = digits_arrays
     trainer = Trainer(mlp, LOSS, "adam", jit_compile="auto", jit_trial_steps=2, verbose=0)
     before = weights(trainer.model)
-    trainer._choose_jit(trainer._distribute(from_arrays(x, y, 64, training=True).repeat())[1])
+    trainer._choose_jit(trainer._distribute(from_arrays(x, y, 64, training=True).repeat()))
     assert set(trainer.jit_trial_ms) == {True, False}
     assert int(trainer.optimizer.iterations) == 0  # the trial leaves no trace
     for a, b in zip(before, weights(trainer.model)):

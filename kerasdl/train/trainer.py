@@ -190,15 +190,20 @@ class Trainer:
         return chosen
 
     # ------------------------------------------------------------------------------ data
-    def _distribute(self, data):
-        """A ``tf.data.Dataset`` or ``fn(InputContext) -> Dataset`` -> (plain probe, distributed)."""
+    @staticmethod
+    def _probe(data) -> tf.data.Dataset:
+        """The plain dataset behind ``data`` (a Dataset or ``fn(InputContext) -> Dataset``)."""
         if isinstance(data, tf.data.Dataset):
-            return data, self.strategy.experimental_distribute_dataset(data)
+            return data
         if callable(data):
-            return (data(tf.distribute.InputContext()),
-                    self.strategy.distribute_datasets_from_function(data))
+            return data(tf.distribute.InputContext())
         raise TypeError("data must be a tf.data.Dataset or a function InputContext -> Dataset, "
                         f"not {type(data).__name__} (see kerasdl.data.pipelines.from_arrays)")
+
+    def _distribute(self, data):
+        if isinstance(data, tf.data.Dataset):
+            return self.strategy.experimental_distribute_dataset(data)
+        return self.strategy.distribute_datasets_from_function(data)
 
     def _check_inputs(self, dataset):
         spec = dataset.element_spec
@@ -215,7 +220,7 @@ class Trainer:
     def fit(self, train_data, *, epochs=1, steps_per_epoch=None, validation_data=None,
             resume=False) -> History:
         """Train for ``epochs``; with ``resume=True`` continue from the last checkpoint exactly."""
-        probe, _ = self._distribute(train_data)
+        probe = self._probe(train_data)
         self._check_inputs(probe)
         cardinality = int(probe.cardinality())
         if steps_per_epoch is None:
@@ -225,7 +230,7 @@ class Trainer:
             steps_per_epoch = cardinality
         repeated = (lambda ctx: train_data(ctx).repeat()) if callable(train_data) else \
             train_data.repeat()
-        _, dist = self._distribute(repeated)
+        dist = self._distribute(repeated)
         iterator = iter(dist)
 
         # Distributed iterators (MirroredStrategy & co.) cannot be checkpointed: a resumed run
@@ -250,7 +255,8 @@ class Trainer:
         if self._train_fn is None:
             self._train_fn = self._make_train_function(self.jit_compile)
 
-        best = min((e["loss"] for e in self.history.epochs), default=math.inf)
+        best = min((e["loss"] for e in self.history.epochs if math.isfinite(e["loss"])),
+                   default=math.inf)
         for epoch in range(int(self._epoch.numpy()), epochs):
             for m in self.train_metrics:
                 m.reset_state()
@@ -258,7 +264,7 @@ class Trainer:
                                       stateful_metrics=[m.name for m in self.train_metrics])
             if self.verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
-            done, start = 0, time.perf_counter()
+            done, healthy, start = 0, 0, time.perf_counter()
             while done < steps_per_epoch:
                 n = min(self.steps_per_execution, steps_per_epoch - done)
                 loss, weights_finite = self._train_fn(iterator, tf.constant(n))
@@ -266,16 +272,20 @@ class Trainer:
                 done += n
                 blowup = self.blowup_factor is not None and loss > self.blowup_factor * best
                 if not (math.isfinite(loss) and bool(weights_finite)) or blowup:
-                    self._rollback(loss)
+                    self._rollback(loss)  # also restarts the epoch's metrics
+                    healthy = 0
                     continue
+                healthy += n
                 bar.update(done, [(m.name, float(m.result())) for m in self.train_metrics])
             self.epoch_seconds.append(time.perf_counter() - start)
-            logs = {m.name: float(m.result()) for m in self.train_metrics}
+            # Train metrics cover the steps since the last rollback (none: NaN).
+            logs = {m.name: float(m.result()) if healthy else math.nan for m in self.train_metrics}
             if validation_data is not None:
                 logs.update({f"val_{k}": v for k, v in self.evaluate(validation_data).items()})
             if self.verbose:
                 print("  " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-            best = min(best, logs["loss"])
+            if healthy:
+                best = min(best, logs["loss"])
             self._epoch.assign(epoch + 1)
             self._manager.save(checkpoint_number=epoch + 1)
             self.history.log(epoch + 1, logs)
@@ -303,8 +313,8 @@ class Trainer:
 
     def evaluate(self, data) -> dict:
         """Loss and metrics over a finite dataset."""
-        probe, dist = self._distribute(data)
-        self._check_inputs(probe)
+        self._check_inputs(self._probe(data))
+        dist = self._distribute(data)
         if self._eval_fn is None:
             jit = self.jit_compile if self.jit_compile is not None else self.jit_policy is True
             step = tf.function(self.eval_step, jit_compile=jit, reduce_retracing=True)
