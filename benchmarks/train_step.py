@@ -18,7 +18,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 import kerasdl  # noqa: E402
 from kerasdl.data.pipelines import from_arrays  # noqa: E402

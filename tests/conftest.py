@@ -4,7 +4,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from kerasdl.train.strategy import split_cpu  # noqa: E402

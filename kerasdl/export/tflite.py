@@ -11,7 +11,6 @@ import contextlib
 import tempfile
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from kerasdl.export.saved_model import check_model, export_saved_model

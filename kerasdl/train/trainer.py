@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from kerasdl.train.history import History
@@ -356,8 +355,3 @@ class Trainer:
     def __exit__(self, *exc):
         self.close()
 
-
-def predict_numpy(model, x, batch_size=256) -> np.ndarray:
-    """Model outputs for a numpy array, batched, as float32 numpy."""
-    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False), np.float32)
-                           for i in range(0, len(x), batch_size)])
