@@ -25,7 +25,7 @@ def _recipe(args):
     return ClassifierRecipe(
         model=args.model, model_kwargs=json.loads(args.model_kwargs), dataset=args.dataset,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-        augment=not args.no_augment, precision=args.precision, jit_compile=_jit(args.jit),
+        augment=args.augment, precision=args.precision, jit_compile=_jit(args.jit),
         steps_per_execution=args.steps_per_execution, strategy=args.strategy,
         export_modes=_csv(args.export_modes), out_dir=args.out_dir, name=args.name,
         seed=args.seed, fast=args.fast)
@@ -72,17 +72,15 @@ def cmd_eval(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from kerasdl.export import export_model
-    from kerasdl.registry import load_dataset
+    from kerasdl.train import classification
 
-    model = _load(args.model_path)
-    x, _ = load_dataset(args.dataset, split="train", as_numpy=True)
-    x_test, y_test = load_dataset(args.dataset, split="test", as_numpy=True)
-    meta = export_model(model, args.name, out_dir=args.out_dir, modes=_csv(args.modes),
-                        representative_data=x[:500], test_data=(x_test, y_test))
+    recipe = ClassifierRecipe(dataset=args.dataset, export_modes=_csv(args.modes),
+                              out_dir=args.out_dir, name=args.name)
+    meta = classification.export_and_verify(_load(args.model_path), recipe,
+                                            classification.load_splits(recipe), metrics={})
     print(json.dumps({m: {"size_bytes": e["size_bytes"], **e.get("parity", {})}
                       for m, e in meta["modes"].items()}, indent=2))
-    print(f"wrote {args.out_dir}/{args.name}/")
+    print(f"wrote {recipe.run_dir}/")
 
 
 def cmd_data(args) -> None:
@@ -130,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=RECIPE.batch_size)
     train.add_argument("--lr", type=float, default=RECIPE.learning_rate,
                        help="peak learning rate (cosine decay)")
-    train.add_argument("--no-augment", action="store_true", help="no random flips")
+    train.add_argument("--augment", action="store_true",
+                       help="random horizontal flips (mirror-symmetric classes such as clothing)")
     train.add_argument("--precision", default=RECIPE.precision,
                        help="auto, float32, mixed_bfloat16 or mixed_float16")
     train.add_argument("--jit", default="auto", choices=("auto", "on", "off"), help="XLA policy")

@@ -44,7 +44,8 @@ def test_train_eval_export_round_trip(tmp_path, capsys):
     assert main(["train", *common, "--model", "mlp", "--fast", "--jit", "off", "--export-modes", "",
                  "--out-dir", str(tmp_path), "--name", "run"]) == 0
     trained = json.loads((tmp_path / "run" / "train_report.json").read_text())
-    assert trained["policy"]["jit_compile"] is False and 0 <= trained["test_accuracy"] <= 1
+    assert trained["policy"]["jit_compile"] is False
+    assert trained["test_accuracy"] > 0.3  # 20 MLP steps on real digits: far above chance (0.1)
     capsys.readouterr()
 
     model_path = str(tmp_path / "run" / "model.keras")

@@ -60,3 +60,21 @@ def test_simple_cnn_parameter_count_by_formula(kwargs):
 def test_mlp_parameter_count_by_formula():
     model = kerasdl.create_model("mlp")
     assert model.count_params() == dense_params(784, 256) + dense_params(256, 128) + dense_params(128, 10)
+
+
+def test_dtype_policy_survives_config_and_keras_file(tmp_path):
+    import keras
+
+    from kerasdl.train import precision_scope
+
+    with precision_scope("mixed_bfloat16"):  # as the Trainer builds models on bf16 hardware
+        model = kerasdl.create_model("mlp", hidden_units=(8,))
+    assert model.get_config()["dtype"] == "mixed_bfloat16"
+    model.save(tmp_path / "m.keras")
+    for clone in (type(model).from_config(model.get_config()),
+                  keras.models.load_model(tmp_path / "m.keras")):
+        assert clone.get_layer("dense0").compute_dtype == "bfloat16"
+        assert clone.get_layer("logits").compute_dtype == "float32"
+    explicit = kerasdl.create_model("mlp", hidden_units=(8,), dtype="mixed_bfloat16")
+    assert explicit.get_layer("dense0").compute_dtype == "bfloat16"
+    assert keras.config.dtype_policy().name == "float32"

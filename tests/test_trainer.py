@@ -159,7 +159,7 @@ def test_auto_jit_policy_measures_both(digits_arrays):
     (x, y), _ = digits_arrays
     trainer = Trainer(mlp, LOSS, "adam", jit_compile="auto", jit_trial_steps=2, verbose=0)
     before = weights(trainer.model)
-    trainer._choose_jit(trainer._distribute(from_arrays(x, y, 64, training=True).repeat()))
+    trainer._choose_jit(from_arrays(x, y, 64, training=True).element_spec)
     assert set(trainer.jit_trial_ms) == {True, False}
     assert int(trainer.optimizer.iterations) == 0  # the trial leaves no trace
     for a, b in zip(before, weights(trainer.model)):
@@ -187,6 +187,37 @@ def test_wrong_input_shape_is_a_clear_error(digits_arrays):
     with pytest.raises(TypeError, match="tf.data.Dataset"):
         trainer.fit((x, y))
     trainer.close()
+
+
+def test_fit_again_without_resume_starts_a_fresh_history(digits_arrays):
+    (x, y), _ = digits_arrays
+    trainer = Trainer(mlp, LOSS, "adam", jit_compile=False, verbose=0)
+    assert trainer.checkpoint_dir is None  # a temporary one is made by fit, removed by close
+    data = from_arrays(x, y, 64, training=True)
+    trainer.fit(data, epochs=2)
+    trainer.fit(data, epochs=2)
+    assert [e["epoch"] for e in trainer.history.epochs] == [1, 2]
+    directory = trainer.checkpoint_dir
+    assert directory.is_dir()
+    trainer.close()
+    assert not directory.exists()
+
+
+def test_negative_losses_are_not_blow_ups(digits_arrays):
+    (x, y), _ = digits_arrays
+    one_hot = np.eye(10, dtype="float32")[y]
+    trainer = Trainer(mlp, keras.losses.CosineSimilarity(), "adam", jit_compile=False, verbose=0)
+    trainer.fit(tf.data.Dataset.from_tensor_slices((x, one_hot)).batch(64, drop_remainder=True),
+                epochs=3)
+    assert trainer.history.epochs[-1]["loss"] < 0 and trainer.rollbacks == 0
+    trainer.close()
+
+
+def test_accuracy_follows_the_loss():
+    trainer = Trainer(mlp, LOSS, metrics=["accuracy"], verbose=0)
+    assert isinstance(trainer.train_metrics[1], keras.metrics.SparseCategoricalAccuracy)
+    with pytest.raises(ValueError, match="ambiguous"):
+        Trainer(mlp, "mse", metrics=["accuracy"], verbose=0)
 
 
 def test_bad_arguments():

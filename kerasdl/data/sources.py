@@ -202,10 +202,11 @@ def verify(path: Path, sha256: str, dataset: str) -> Path:
 
 def _source(dataset: str) -> Source:
     if dataset not in SOURCES:
-        from kerasdl.registry import UnknownNameError
+        from kerasdl.registry import DATASETS, UnknownNameError
 
-        known = ", ".join(sorted(SOURCES) + sorted(BUNDLED))
-        raise UnknownNameError(f"No data source for dataset {dataset!r}. Known: {known}.")
+        DATASETS.entry(dataset)  # an unknown name fails here, listing close matches
+        raise UnknownNameError(f"Dataset {dataset!r} has no registry-package source; "
+                               f"sources exist for {', '.join(sorted(SOURCES))}.")
     return SOURCES[dataset]
 
 

@@ -2,8 +2,8 @@
 
 A subclass writes one static method, ``build_graph(**hyperparameters) -> (inputs, outputs)``, whose
 keyword defaults are the model's configuration. The base binds the constructor's arguments to that
-signature (unknown names fail with ``TypeError``), builds the graph, and returns exactly those
-arguments from ``get_config`` — so ``from_config(get_config())`` rebuilds an identical model, and the
+signature (unknown names fail with ``TypeError``), builds the graph under the ``dtype`` policy
+(default: the global one), and returns exactly those arguments plus the policy from ``get_config`` — so ``from_config(get_config())`` rebuilds an identical model, and the
 model stays ``summary()``-able, serialisable and exportable like any functional model.
 """
 from __future__ import annotations
@@ -13,8 +13,16 @@ import inspect
 import keras
 
 from kerasdl.registry import MODELS
+from kerasdl.train.precision import precision_scope
 
 _BASE_KEYS = ("name", "trainable", "dtype")
+
+
+def _policy_name(dtype) -> str:
+    """A dtype policy's name, from a name, a ``DTypePolicy`` or its serialised dict."""
+    if isinstance(dtype, dict):
+        return dtype.get("config", {}).get("name", "float32")
+    return getattr(dtype, "name", dtype)
 
 
 class FunctionalModel(keras.Model):
@@ -32,8 +40,10 @@ class FunctionalModel(keras.Model):
             raise TypeError(f"{type(self).__name__}: {err}") from None
         bound.apply_defaults()
         config = dict(bound.arguments)
-        inputs, outputs = self.build_graph(**config)
-        super().__init__(inputs=inputs, outputs=outputs, name=base.get("name"))
+        policy = _policy_name(base.get("dtype") or keras.config.dtype_policy())
+        with precision_scope(policy):
+            inputs, outputs = self.build_graph(**config)
+            super().__init__(inputs=inputs, outputs=outputs, name=base.get("name"))
         self.trainable = base.get("trainable", True)
         self._hyperparameters = config
 
@@ -42,7 +52,8 @@ class FunctionalModel(keras.Model):
         return dict(self._hyperparameters)
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable, **self._hyperparameters}
+        return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype_policy.name,
+                **self._hyperparameters}
 
     @classmethod
     def from_config(cls, config):

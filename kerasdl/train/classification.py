@@ -24,7 +24,7 @@ class ClassifierRecipe:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     validation_examples: int = 5000  # held out from the training split
-    augment: bool = True  # random horizontal flip
+    augment: bool = False  # random horizontal flips: for mirror-symmetric classes (clothing), not digits
     precision: str = "auto"
     jit_compile: object = "auto"
     steps_per_execution: int = 8
@@ -38,7 +38,8 @@ class ClassifierRecipe:
 
     @property
     def run_name(self) -> str:
-        return self.name or f"{self.dataset}_{self.model}"
+        """``name``, else DATASET_MODEL (+ ``_fast`` so a smoke run never replaces a real one)."""
+        return self.name or f"{self.dataset}_{self.model}" + ("_fast" if self.fast else "")
 
     @property
     def run_dir(self) -> Path:

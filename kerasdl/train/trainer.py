@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import keras
@@ -42,6 +43,29 @@ def per_example_loss(loss):
     raise TypeError(f"loss must be a Keras loss, its name or a callable, not {type(loss).__name__}")
 
 
+_ACCURACY_FOR_LOSS = {
+    "SparseCategoricalCrossentropy": "sparse_categorical_accuracy",
+    "sparse_categorical_crossentropy": "sparse_categorical_accuracy",
+    "CategoricalCrossentropy": "categorical_accuracy",
+    "categorical_crossentropy": "categorical_accuracy",
+    "BinaryCrossentropy": "binary_accuracy",
+    "binary_crossentropy": "binary_accuracy",
+}
+
+
+def resolve_metric(metric, loss):
+    """A metric object; "accuracy"/"acc" become the accuracy that fits the loss, as in compile()."""
+    if not isinstance(metric, str):
+        return metric
+    if metric in ("accuracy", "acc"):
+        key = loss if isinstance(loss, str) else type(loss).__name__
+        if key not in _ACCURACY_FOR_LOSS:
+            raise ValueError(f"'accuracy' is ambiguous for loss {key}; pass a metric object or "
+                             "one of sparse_categorical_accuracy, categorical_accuracy, binary_accuracy")
+        return keras.metrics.get(_ACCURACY_FOR_LOSS[key])
+    return keras.metrics.get(metric)
+
+
 def _clone_metric(metric):
     return type(metric).from_config(metric.get_config())
 
@@ -65,8 +89,8 @@ class Trainer:
             directory when ``None``, so rollback still works).
         log_dir: TensorBoard scalars, ``history.json`` and ``curves.png`` go here.
         max_rollbacks: rollbacks allowed before ``TrainingDivergedError``.
-        blowup_factor: a loss above this multiple of the best epoch loss so far counts as a blow-up
-            (``None`` turns the check off; non-finite losses and weights always count).
+        blowup_factor: a loss above this multiple of the best (positive) epoch loss so far counts
+            as a blow-up (``None`` turns the check off; non-finite losses and weights always count).
         verbose: 0 silent, 1 progress bar, 2 one line per epoch, "auto" (1 on a terminal, else 2).
     """
 
@@ -89,8 +113,7 @@ class Trainer:
         self.rollbacks = 0
         self.epoch_seconds: list[float] = []  # training time of each epoch (no eval/checkpoint)
         self.verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
-        self._own_checkpoint_dir = checkpoint_dir is None
-        self.checkpoint_dir = Path(checkpoint_dir or tempfile.mkdtemp(prefix="kerasdl-ckpt-"))
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None  # temp: in fit
         self.keep_checkpoints = keep_checkpoints
         self.history = History(log_dir)
 
@@ -109,12 +132,13 @@ class Trainer:
                     self.optimizer, keras.optimizers.LossScaleOptimizer):
                 self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
-            named = [keras.metrics.get(m) if isinstance(m, str) else m for m in metrics]
+            named = [resolve_metric(m, loss) for m in metrics]
             self.train_metrics = [keras.metrics.Mean(name="loss"), *named]
             self.eval_metrics = [_clone_metric(m) for m in self.train_metrics]
         self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self._train_fn = None
         self._eval_fn = None
+        self._cleanup = None
 
     # ----------------------------------------------------------------------------- steps
     def compute_loss(self, y, y_pred):
@@ -151,7 +175,9 @@ class Trainer:
     # ------------------------------------------------------------------- compiled functions
     def _make_train_function(self, jit: bool):
         step = tf.function(self.train_step, jit_compile=jit, reduce_retracing=True)
-        strategy, variables = self.strategy, self.model.trainable_variables
+        strategy = self.strategy
+        variables = [v for v in self.model.variables  # incl. BN statistics, not RNG states
+                     if "float" in str(v.dtype)]
 
         @tf.function
         def train_n(iterator, n):
@@ -164,27 +190,40 @@ class Trainer:
 
         return train_n
 
-    def _choose_jit(self, dist_dataset) -> bool:
-        """Apply the XLA policy; on CPU under "auto", time both and keep the faster."""
+    def _choose_jit(self, element_spec) -> bool:
+        """Apply the XLA policy; on CPU under "auto", time both and keep the faster.
+
+        The trial runs on a zero batch shaped like ``element_spec``: it leaves the model, the
+        optimizer, the metrics and the data pipeline (and so an exact resume) as they were.
+        """
         if self.jit_policy in (True, False):
             return self.jit_policy
         if tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"):
             return True
-        snapshot = [v.numpy() for v in self.model.variables + self.optimizer.variables]
-        iterator = iter(dist_dataset)  # a separate iterator: the real one is not advanced
+        batch = tf.nest.map_structure(
+            lambda spec: tf.zeros([32 if d is None else d for d in spec.shape], spec.dtype),
+            element_spec)
+        iterator = iter(self._distribute(tf.data.Dataset.from_tensors(batch).repeat()))
+        state = self.model.variables + self.optimizer.variables
+        snapshot = [v.numpy() for v in state]
         n = tf.constant(self.jit_trial_steps)
         functions = {}
         for jit in (False, True):
             functions[jit] = fn = self._make_train_function(jit)
-            fn(iterator, tf.constant(1))  # trace + compile
+            try:
+                fn(iterator, tf.constant(1))  # trace + compile
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as err:
+                print(f"kerasdl: XLA cannot compile this train step ({type(err).__name__}); "
+                      "running without XLA", file=sys.stderr)
+                break
             start = time.perf_counter()
             fn(iterator, n)[0].numpy()
             self.jit_trial_ms[jit] = 1000 * (time.perf_counter() - start) / self.jit_trial_steps
-        for v, value in zip(self.model.variables + self.optimizer.variables, snapshot):
+        for v, value in zip(state, snapshot):
             v.assign(value)
         for m in self.train_metrics:
             m.reset_state()
-        chosen = self.jit_trial_ms[True] < self.jit_trial_ms[False]
+        chosen = self.jit_trial_ms.get(True, math.inf) < self.jit_trial_ms[False]
         self._train_fn = functions[chosen]
         return chosen
 
@@ -236,6 +275,9 @@ class Trainer:
         # then restarts the data order, so it is exact only under the default strategy.
         data_state = ({"iterator": iterator}
                       if isinstance(iterator, tf.__internal__.tracking.Trackable) else {})
+        if self.checkpoint_dir is None:
+            self.checkpoint_dir = Path(tempfile.mkdtemp(prefix="kerasdl-ckpt-"))
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self.checkpoint_dir, True)
         state = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self._epoch,
                                     rng=self._rng_states(), **data_state)
         self._weights = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
@@ -247,10 +289,11 @@ class Trainer:
             self.history.truncate(int(self._epoch.numpy()))
         else:
             self._epoch.assign(0)
+            self.history.epochs.clear()
             self._manager.save(checkpoint_number=0)
 
         if self.jit_compile is None:
-            self.jit_compile = self._choose_jit(dist)
+            self.jit_compile = self._choose_jit(probe.element_spec)
         if self._train_fn is None:
             self._train_fn = self._make_train_function(self.jit_compile)
 
@@ -269,7 +312,8 @@ class Trainer:
                 loss, weights_finite = self._train_fn(iterator, tf.constant(n))
                 loss = float(loss)
                 done += n
-                blowup = self.blowup_factor is not None and loss > self.blowup_factor * best
+                blowup = (self.blowup_factor is not None and 0 < best < math.inf
+                          and loss > self.blowup_factor * best)
                 if not (math.isfinite(loss) and bool(weights_finite)) or blowup:
                     self._rollback(loss)  # also restarts the epoch's metrics
                     healthy = 0
@@ -345,9 +389,10 @@ class Trainer:
                 "replicas": self.strategy.num_replicas_in_sync}
 
     def close(self) -> None:
-        """Remove the temporary checkpoint directory, if the Trainer made one."""
-        if self._own_checkpoint_dir:
-            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+        """Remove the temporary checkpoint directory, if the Trainer made one (also done when
+        the Trainer is garbage-collected)."""
+        if self._cleanup is not None:
+            self._cleanup()
 
     def __enter__(self):
         return self
