@@ -14,7 +14,7 @@ def test_fashion_mnist_pipeline_fast(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["tflite"]["fp32"]["max_abs_error"] <= 1e-4
     assert summary["tflite"]["int8"]["size_ratio_vs_fp32"] < 0.35
-    assert summary["test_accuracy"] > 0.3  # 20 steps on real data: far above chance (0.1)
+    assert summary["test_accuracy"] > 0.3  # 50 steps on real data (seen 0.49-0.55); chance 0.1
     for name in ("model.keras", "saved_model", "fashion_mnist_simple_cnn_fast_fp32.tflite",
                  "fashion_mnist_simple_cnn_fast_int8.tflite", "metadata.json", "logs/curves.png"):
         assert (run / name).exists(), name

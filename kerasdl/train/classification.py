@@ -90,7 +90,7 @@ def train(recipe: ClassifierRecipe, *, resume: bool = False):
     val_data = from_arrays(x_val, y_val, 512, training=False)
     steps = len(x) // recipe.batch_size
     epochs = 2 if recipe.fast else recipe.epochs
-    steps_per_epoch = min(steps, 10) if recipe.fast else steps
+    steps_per_epoch = min(steps, 25) if recipe.fast else steps
     schedule = keras.optimizers.schedules.CosineDecay(
         recipe.learning_rate, decay_steps=epochs * steps_per_epoch, alpha=0.01)
     trainer = Trainer(
