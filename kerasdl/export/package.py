@@ -14,7 +14,6 @@ import keras
 import numpy as np
 
 from kerasdl.export import bench
-from kerasdl.io import atomic_path, atomic_write_bytes, atomic_write_text, to_json
 from kerasdl.export.saved_model import check_model, export_saved_model, serve
 from kerasdl.export.tflite import (
     MODES,
@@ -28,6 +27,7 @@ from kerasdl.export.tflite import (
     representative_samples,
     serving_saved_model,
 )
+from kerasdl.io import atomic_path, atomic_write_bytes, atomic_write_text, to_json
 
 
 def _validate(name, modes, threads, test_data, shape):

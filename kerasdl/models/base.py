@@ -3,8 +3,9 @@
 A subclass writes one static method, ``build_graph(**hyperparameters) -> (inputs, outputs)``, whose
 keyword defaults are the model's configuration. The base binds the constructor's arguments to that
 signature (unknown names fail with ``TypeError``), builds the graph under the ``dtype`` policy
-(default: the global one), and returns exactly those arguments plus the policy from ``get_config`` — so ``from_config(get_config())`` rebuilds an identical model, and the
-model stays ``summary()``-able, serialisable and exportable like any functional model.
+(default: the global one), and returns exactly those arguments plus the policy from ``get_config``
+— so ``from_config(get_config())`` rebuilds an identical model, and the model stays
+``summary()``-able, serialisable and exportable like any functional model.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ class ClassifierRecipe:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     validation_examples: int = 5000  # held out from the training split
-    augment: bool = False  # random horizontal flips: for mirror-symmetric classes (clothing), not digits
+    augment: bool = False  # random horizontal flips: for mirror-symmetric classes (clothes), not digits
     precision: str = "auto"
     jit_compile: object = "auto"
     steps_per_execution: int = 8

@@ -393,6 +393,7 @@ class Trainer:
         the Trainer is garbage-collected)."""
         if self._cleanup is not None:
             self._cleanup()
+            self.checkpoint_dir = self._cleanup = None  # a later fit makes a fresh one
 
     def __enter__(self):
         return self
