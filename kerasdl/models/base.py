@@ -9,6 +9,7 @@ signature (unknown names fail with ``TypeError``), builds the graph under the ``
 """
 from __future__ import annotations
 
+import functools
 import inspect
 
 import keras
@@ -61,16 +62,22 @@ class FunctionalModel(keras.Model):
         return cls(**config)
 
 
-def register_model(name: str, *, tags=(), **info):
+def register_model(name: str, *, tags=(), defaults=None, **info):
     """Register a model class under ``name`` for ``create_model`` and for ``.keras`` loading.
 
-    ``info`` feeds the model contract (tests/test_model_contract.py): ``task`` (e.g.
-    "classification"), ``small`` (kwargs for a small test build), ``deployable`` (TFLite export is
-    part of its contract), ``params`` (published parameter count of the default build).
+    ``defaults`` makes ``name`` a variant of the class (``resnet50`` = ``ResNet(depth=50)``);
+    stack one decorator per variant. ``info`` feeds the model contract
+    (tests/test_model_contract.py): ``task`` (e.g. "classification"), ``small`` (kwargs for a small
+    test build), ``deployable`` (TFLite export is part of its contract), ``params`` (published
+    *trainable* parameter count of the default build — BN moving statistics are buffers, not
+    parameters, as in torchvision and the papers), ``params_source`` (where that figure is
+    published), ``heavy`` (the contract's build/compile/convert checks run only with ``-m slow``).
     """
 
     def decorate(cls):
         cls = keras.saving.register_keras_serializable(package="kerasdl", name=cls.__name__)(cls)
-        return MODELS.register(name, tags=tags, **info)(cls)
+        builder = functools.partial(cls, **defaults) if defaults else cls
+        MODELS.register(name, tags=tags, **info)(builder)
+        return cls
 
     return decorate

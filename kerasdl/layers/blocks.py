@@ -1,0 +1,50 @@
+"""Functional building blocks shared by the CNN families.
+
+Blocks are functions that wire standard Keras layers (``x = conv_bn_act(x, 64, name="stem")``),
+as keras.applications does: the model graph stays flat, so ``summary()``, the analysis tools
+(per-layer FLOPs, receptive field) and TFLite conversion see every conv. Layer names derive from
+``name`` and must be unique within a model.
+"""
+from __future__ import annotations
+
+import keras
+
+BN_MOMENTUM = 0.9  # PyTorch's 0.1; see kerasdl.layers.conv.ConvBNAct for why not Keras' 0.99
+BN_EPSILON = 1e-5
+
+
+def batch_norm(x, name: str, **kwargs):
+    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name,
+                                           **kwargs)(x)
+
+
+def conv_bn_act(x, filters: int, kernel_size=3, strides=1, *, name: str, activation="relu",
+                groups: int = 1, dilation_rate=1, padding="same", use_bias=False):
+    """Conv2D (no bias) -> BatchNorm -> activation (``None`` for a linear projection)."""
+    x = keras.layers.Conv2D(filters, kernel_size, strides, padding=padding, groups=groups,
+                            dilation_rate=dilation_rate, use_bias=use_bias, name=f"{name}_conv")(x)
+    x = batch_norm(x, f"{name}_bn")
+    return keras.layers.Activation(activation, name=f"{name}_act")(x) if activation else x
+
+
+def depthwise_bn_act(x, kernel_size=3, strides=1, *, name: str, activation="relu",
+                     dilation_rate=1, padding="same"):
+    """DepthwiseConv2D (no bias) -> BatchNorm -> activation."""
+    x = keras.layers.DepthwiseConv2D(kernel_size, strides, padding=padding, use_bias=False,
+                                     dilation_rate=dilation_rate, name=f"{name}_dwconv")(x)
+    x = batch_norm(x, f"{name}_bn")
+    return keras.layers.Activation(activation, name=f"{name}_act")(x) if activation else x
+
+
+def squeeze_excite(x, squeeze_channels: int, *, name: str, activation="relu",
+                   gate="sigmoid"):
+    """Squeeze-and-Excitation (Hu et al. 2018): global average pool -> 1x1 conv to
+    ``squeeze_channels`` -> activation -> 1x1 conv back -> gate -> channel-wise rescale of ``x``.
+
+    1x1 convs with bias are the FC layers of the paper (same parameters: C·r + r + r·C + C).
+    """
+    channels = x.shape[-1]
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_squeeze")(x)
+    s = keras.layers.Conv2D(squeeze_channels, 1, activation=activation, name=f"{name}_reduce")(s)
+    s = keras.layers.Conv2D(channels, 1, activation=gate, name=f"{name}_expand")(s)
+    return keras.layers.Multiply(name=f"{name}_scale")([x, s])

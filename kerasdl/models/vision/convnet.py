@@ -1,0 +1,70 @@
+"""The shape every CNN family shares: image input, stem, stages with named multi-scale features,
+classifier head — and a ``backbone()`` view that reuses the weights for detection/segmentation.
+
+A family subclasses ``ConvNet`` and writes ``build_graph`` with at least these keywords:
+``num_classes=1000, input_shape=(224, 224, 3), small_input=False, width=1.0, dropout=...``.
+``small_input=True`` swaps the ImageNet stem (big strided conv + pool) for a CIFAR-style stem
+(3x3, stride 1, no pool) so 28-32 px images keep enough resolution; ``width`` scales every
+channel count (``scaled_channels``). Each stage ends in ``x = mark_feature(x, inputs)``, which
+names the tensor ``feature_stride{s}`` (s = input side / feature side) without changing it.
+The logits layer is a float32 ``Dense`` named ``logits`` (no softmax: losses take logits).
+"""
+from __future__ import annotations
+
+import keras
+
+from kerasdl.models.base import FunctionalModel
+
+FEATURE_PREFIX = "feature_stride"
+
+
+def image_input(input_shape) -> keras.KerasTensor:
+    return keras.Input(tuple(input_shape), name="image")
+
+
+def scaled_channels(channels: float, width: float = 1.0, divisor: int = 8, min_value=None) -> int:
+    """``channels * width`` rounded to a multiple of ``divisor``, never below 90% of the target
+    (MobileNet's ``_make_divisible``); ``width == 1`` returns ``channels`` unchanged."""
+    if width == 1.0:
+        return int(channels)
+    target = channels * width
+    min_value = min_value or divisor
+    rounded = max(min_value, int(target + divisor / 2) // divisor * divisor)
+    return int(rounded + divisor if rounded < 0.9 * target else rounded)
+
+
+def mark_feature(x, inputs):
+    """Name ``x`` as the feature map at its stride (an Identity layer, free in XLA and TFLite)."""
+    stride = inputs.shape[1] // x.shape[1]
+    return keras.layers.Identity(name=f"{FEATURE_PREFIX}{stride}")(x)
+
+
+def classifier_head(x, num_classes: int, dropout: float = 0.0, pooling: str = "avg"):
+    """Global pooling -> dropout -> float32 logits."""
+    pool = keras.layers.GlobalAveragePooling2D if pooling == "avg" else keras.layers.GlobalMaxPooling2D
+    x = pool(name="pool")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    return keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+
+
+class ConvNet(FunctionalModel):
+    """A classifier whose stage outputs are named feature maps; see the module docstring."""
+
+    @property
+    def feature_strides(self) -> list[int]:
+        return sorted(int(layer.name[len(FEATURE_PREFIX):]) for layer in self.layers
+                      if layer.name.startswith(FEATURE_PREFIX))
+
+    def backbone(self, strides=None) -> keras.Model:
+        """The image -> ``{"stride4": map, ...}`` model over the same weights (no head).
+
+        ``strides`` picks levels (default: all). Training it trains this classifier's layers.
+        """
+        strides = self.feature_strides if strides is None else list(strides)
+        missing = sorted(set(strides) - set(self.feature_strides))
+        if missing:
+            raise ValueError(f"{self.name} has no feature maps at strides {missing}; "
+                             f"it has {self.feature_strides}")
+        outputs = {f"stride{s}": self.get_layer(f"{FEATURE_PREFIX}{s}").output for s in strides}
+        return keras.Model(self.inputs, outputs, name=f"{self.name}_backbone")
