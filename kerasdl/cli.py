@@ -108,10 +108,16 @@ def cmd_models(args) -> None:
         for name in list_models(args.tag):
             print(f"{name:20s} {', '.join(MODELS.entry(name).tags)}")
         return
+    from kerasdl.analysis import analyze
+
     model = create_model(args.name, **json.loads(args.model_kwargs))
-    model.summary()
-    print(json.dumps({"name": args.name, "params": model.count_params(),
-                      "config": model.get_config()}, indent=2, default=str))
+    report = analyze(model)
+    if not args.no_summary:
+        print(report.table())
+    if args.json:
+        print(f"wrote {report.save(args.json)}")
+    print(json.dumps({"name": args.name, **report.totals(), "config": model.get_config()},
+                     indent=2, default=str))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,9 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
     models_sub = models.add_subparsers(dest="action", required=True)
     ls = models_sub.add_parser("list", help="registered models")
     ls.add_argument("--tag", default=None)
-    show = models_sub.add_parser("info", help="summary, parameter count and config")
+    show = models_sub.add_parser(
+        "info", help="per-layer params, FLOPs and receptive field; totals and config",
+        description="Build a registered model and print, per layer, its output shape, parameters, "
+                    "MFLOPs (one image, inference) and receptive field, then a JSON of the totals "
+                    "and the model config (see kerasdl.analysis).")
     show.add_argument("name")
     show.add_argument("--model-kwargs", default="{}", help="JSON dict of model arguments")
+    show.add_argument("--json", default=None, metavar="PATH",
+                      help="also write the full per-layer report as JSON to PATH")
+    show.add_argument("--no-summary", action="store_true",
+                      help="print only the totals and config, not the per-layer table")
     models.set_defaults(func=cmd_models)
     return parser
 

@@ -18,3 +18,18 @@ def test_fashion_mnist_pipeline_fast(tmp_path):
     for name in ("model.keras", "saved_model", "fashion_mnist_simple_cnn_fast_fp32.tflite",
                  "fashion_mnist_simple_cnn_fast_int8.tflite", "metadata.json", "logs/curves.png"):
         assert (run / name).exists(), name
+
+
+def test_cnn_zoo_pipeline_fast(tmp_path):
+    script = str(ROOT / "pipelines" / "cnn_zoo.py")
+    subprocess.run([sys.executable, script, "--fast", "--models", "lenet5", "--out-dir", str(tmp_path)],
+                   check=True, capture_output=True, text=True)
+    rows = json.loads((tmp_path / "cnn_zoo_fast" / "results.json").read_text())
+    row = rows["lenet5"]
+    assert row["params"] == 61_706  # 28x28 form pads C1 (as d2l does): LeNet-5's own count
+    assert row["test_accuracy"] > 0.3 and row["int8_accuracy"] > 0.3  # chance is 0.1
+    assert (tmp_path / "cnn_zoo_fast" / "zoo.png").stat().st_size > 10_000
+    assert (tmp_path / "cnn_zoo_lenet5_fast" / "cnn_zoo_lenet5_fast_int8.tflite").exists()
+    bad = subprocess.run([sys.executable, script, "--models", "resnet9000"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "not in the zoo: resnet9000" in bad.stderr

@@ -1,2 +1,12 @@
 """Reusable subclassed Keras layers, grouped by kind (conv.py, blocks.py, attention.py, ...)."""
-from kerasdl.layers.conv import ConvBNAct  # noqa: F401
+from kerasdl.layers.conv import ConvBNAct
+from kerasdl.layers.conv_reference import (conv2d_im2col, conv2d_naive, conv_output_size,
+                                           effective_kernel_size, same_padding,
+                                           transposed_conv_output_size)
+from kerasdl.layers.deformable import DeformableConv2D, deformable_conv2d
+from kerasdl.layers.hourglass import hourglass_block, residual_unit
+from kerasdl.layers.normalization import WeightNormalization, instance_norm
+
+__all__ = ["ConvBNAct", "DeformableConv2D", "WeightNormalization", "conv2d_im2col", "conv2d_naive",
+           "conv_output_size", "deformable_conv2d", "effective_kernel_size", "hourglass_block",
+           "instance_norm", "residual_unit", "same_padding", "transposed_conv_output_size"]

@@ -23,6 +23,7 @@ class ClassifierRecipe:
     batch_size: int = 128
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
+    label_smoothing: float = 0.0
     validation_examples: int = 5000  # held out from the training split
     augment: bool = False  # random horizontal flips: for mirror-symmetric classes (clothes), not digits
     precision: str = "auto"
@@ -79,6 +80,7 @@ def train(recipe: ClassifierRecipe, *, resume: bool = False):
 
     from kerasdl.data.datasets import dataset_info
     from kerasdl.data.pipelines import from_arrays
+    from kerasdl.losses import classification_loss
     from kerasdl.registry import create_model
     from kerasdl.train.trainer import Trainer
 
@@ -96,7 +98,7 @@ def train(recipe: ClassifierRecipe, *, resume: bool = False):
     trainer = Trainer(
         lambda: create_model(recipe.model, num_classes=info["num_classes"],
                              input_shape=info["image_shape"], **recipe.model_kwargs),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        classification_loss(recipe.label_smoothing),
         keras.optimizers.AdamW(schedule, weight_decay=recipe.weight_decay),
         [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         strategy=recipe.strategy, jit_compile=recipe.jit_compile, precision=recipe.precision,

@@ -1,0 +1,161 @@
+#!/usr/bin/env python
+"""CNN zoo: train registered classifiers (small-input forms) on Fashion-MNIST, export int8 TFLite,
+and compare accuracy against parameters and FLOPs.
+
+Command:  python pipelines/cnn_zoo.py                       (every family below, its budget)
+          python pipelines/cnn_zoo.py --models resnet18,mobilenet_v2 [--epochs N]
+          python pipelines/cnn_zoo.py --plot                (re-plot the recorded results)
+          python pipelines/cnn_zoo.py --fast --models lenet5 (CI smoke run: a few steps)
+Data:     real Fashion-MNIST 28x28x1, 55k train / 5k validation / 10k test (see
+          pipelines/fashion_mnist_classifier.py), random horizontal flips.
+Recipe:   each model's small-input form (CIFAR-style stem), AdamW + cosine decay, batch 128, the
+          Trainer's policies; per-family width/epochs in ZOO are the budget that fits a 2-core CPU.
+          Every run exports fp32 + int8 TFLite and fails if int8 loses more than 1 point.
+Output:   saved_models/cnn_zoo_<model>/ (as the Fashion pipeline) and saved_models/cnn_zoo/
+          (results.json: one row per model; zoo.png: accuracy vs params and vs FLOPs).
+Hardware: 2-core AMD EPYC (AVX2, no AVX-512/AMX), no GPU.
+Last run: see RESULTS in README.md ("CNN zoo") — wall time and test accuracy per family.
+"""
+import argparse
+import dataclasses
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kerasdl.io import atomic_write_bytes, atomic_write_json  # noqa: E402
+from kerasdl.train.classification import ClassifierRecipe, run  # noqa: E402
+
+BASE = ClassifierRecipe(dataset="fashion_mnist", batch_size=128, learning_rate=2e-3,
+                        weight_decay=5e-4, augment=True, export_modes=("fp32", "int8"))
+
+# model -> (model kwargs for the 28x28 form, epochs, extra recipe fields)
+ZOO = {
+    "lenet5": ({"small_input": True}, 10, {}),
+    "alexnet": ({"small_input": True, "width": 0.25}, 6, {}),
+    "vgg11_bn": ({"small_input": True, "width": 0.25}, 6, {}),
+    "nin": ({"small_input": True, "width": 0.5}, 6, {}),
+    "googlenet": ({"small_input": True, "width": 0.25}, 5, {}),
+    "inception_v3": ({"small_input": True, "width": 0.25}, 4, {"label_smoothing": 0.1}),
+    "xception": ({"small_input": True, "width": 0.25}, 4, {}),
+    "squeezenet1_1": ({"small_input": True, "width": 0.5}, 6, {}),
+    "resnet18": ({"small_input": True, "width": 0.25}, 10, {}),
+    "preact_resnet18": ({"small_input": True, "width": 0.25}, 6, {}),
+    "resnext50_32x4d": ({"small_input": True, "width": 0.125}, 4, {}),
+    "seresnet50": ({"small_input": True, "width": 0.125}, 4, {}),
+    "wrn28_10": ({"small_input": True, "width": 0.1}, 4, {}),
+    "densenet121": ({"small_input": True, "width": 0.25}, 4, {}),
+    "mobilenet_v1": ({"small_input": True, "width": 0.5}, 6, {}),
+    "mobilenet_v2": ({"small_input": True, "width": 0.5}, 10, {}),
+    "mobilenet_v3_small": ({"small_input": True, "width": 0.75}, 6, {}),
+    "shufflenet_v2_x1_0": ({"small_input": True, "width": 0.5}, 6, {}),
+}
+
+
+def recipe_for(name: str, *, epochs=None, fast=False, out_dir="saved_models") -> ClassifierRecipe:
+    kwargs, default_epochs, extra = ZOO[name]
+    return dataclasses.replace(BASE, model=name, model_kwargs=dict(kwargs), name=f"cnn_zoo_{name}"
+                               + ("_fast" if fast else ""), epochs=epochs or default_epochs,
+                               fast=fast, out_dir=out_dir, **extra)
+
+
+def complexity(recipe: ClassifierRecipe) -> dict:
+    """Trainable parameters and inference FLOPs of one 28x28 image (kerasdl.analysis)."""
+    from kerasdl.analysis import analyze
+    from kerasdl.registry import create_model
+
+    model = create_model(recipe.model, num_classes=10, input_shape=(28, 28, 1),
+                         **recipe.model_kwargs)
+    report = analyze(model)
+    return {"params": report.trainable_params, "flops": report.flops}
+
+
+def record(results_path: Path, name: str, row: dict) -> dict:
+    """Merge one model's row into results.json (atomic) and return all rows."""
+    import json
+
+    rows = json.loads(results_path.read_text()) if results_path.exists() else {}
+    rows[name] = row
+    atomic_write_json(results_path, rows)
+    return rows
+
+
+def plot(rows: dict) -> bytes:
+    """Two panels: test accuracy vs parameters and vs FLOPs (log x), one labelled point per model."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
+    for ax, key, label in ((axes[0], "params", "trainable parameters"),
+                           (axes[1], "flops", "FLOPs per 28x28 image (inference)")):
+        for name, row in sorted(rows.items()):
+            ax.scatter(row[key], 100 * row["test_accuracy"], s=30)
+            ax.annotate(name, (row[key], 100 * row["test_accuracy"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("Fashion-MNIST test accuracy (%)")
+    fig.suptitle("kerasdl CNN zoo (small-input forms, reduced widths; see pipelines/cnn_zoo.py)")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def train_one(name: str, args) -> dict:
+    recipe = recipe_for(name, epochs=args.epochs, fast=args.fast, out_dir=args.out_dir)
+    summary = run(recipe, resume=args.resume)
+    int8 = summary["tflite"]["int8"]
+    return {"model_kwargs": recipe.model_kwargs, "epochs": recipe.epochs if not args.fast else 2,
+            "train_seconds": summary["train_seconds"], "test_accuracy": summary["test_accuracy"],
+            "int8_accuracy": int8["tflite_accuracy"], "int8_size_ratio": int8["size_ratio_vs_fp32"],
+            "policy": summary["policy"], **complexity(recipe)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(ZOO),
+                        help=f"comma-separated subset of: {', '.join(ZOO)}")
+    parser.add_argument("--epochs", type=int, default=None, help="override every model's budget")
+    parser.add_argument("--fast", action="store_true", help="a few steps on a subset (CI)")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--plot", action="store_true", help="only re-plot recorded results")
+    parser.add_argument("--docs-plot", default=None,
+                        help="also copy the plot here (e.g. docs/cnn_zoo.png for the README)")
+    parser.add_argument("--out-dir", default=BASE.out_dir)
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(ZOO))
+    if unknown:
+        parser.error(f"not in the zoo: {', '.join(unknown)} (known: {', '.join(ZOO)})")
+
+    zoo_dir = Path(args.out_dir) / ("cnn_zoo_fast" if args.fast else "cnn_zoo")
+    results = zoo_dir / "results.json"
+    rows = {}
+    if not args.plot:
+        for name in names:
+            rows = record(results, name, train_one(name, args))
+    elif results.exists():
+        import json
+
+        rows = json.loads(results.read_text())
+    if not rows:
+        parser.error(f"no results recorded in {results}")
+    atomic_write_bytes(zoo_dir / "zoo.png", plot(rows))
+    if args.docs_plot:
+        shutil.copyfile(zoo_dir / "zoo.png", args.docs_plot)
+    for name, row in rows.items():
+        print(f"{name:22s} acc {100 * row['test_accuracy']:6.2f}%  int8 "
+              f"{100 * row['int8_accuracy']:6.2f}%  params {row['params']:>10,}  "
+              f"MFLOPs {row['flops'] / 1e6:9.1f}  {row['train_seconds'] / 60:6.1f} min")
+
+
+if __name__ == "__main__":
+    main()
