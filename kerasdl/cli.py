@@ -116,8 +116,11 @@ def cmd_models(args) -> None:
         print(report.table())
     if args.json:
         print(f"wrote {report.save(args.json)}")
-    print(json.dumps({"name": args.name, **report.totals(), "config": model.get_config()},
-                     indent=2, default=str))
+    published = {k: v for k, v in MODELS.entry(args.name).info.items()
+                 if k in ("params", "params_source")}
+    print(json.dumps({"name": args.name, **report.totals(),
+                      **{f"published_{k}": v for k, v in published.items()},
+                      "config": model.get_config()}, indent=2, default=str))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,17 @@ def batch_norm(x, name: str, **kwargs):
                                            **kwargs)(x)
 
 
+def plain_conv(x, filters: int, kernel_size=3, strides=1, *, name: str, groups: int = 1):
+    """A bias-free 'same' Conv2D named ``{name}_conv`` (a conv that a BN follows or precedes)."""
+    return keras.layers.Conv2D(filters, kernel_size, strides, padding="same", groups=groups,
+                               use_bias=False, name=f"{name}_conv")(x)
+
+
+def bn_relu(x, name: str):
+    """BatchNorm -> ReLU (``{name}_bn``, ``{name}_act``): the pre-activation of v2 blocks."""
+    return keras.layers.Activation("relu", name=f"{name}_act")(batch_norm(x, f"{name}_bn"))
+
+
 def conv_bn_act(x, filters: int, kernel_size=3, strides=1, *, name: str, activation="relu",
                 groups: int = 1, dilation_rate=1, padding="same", use_bias=False):
     """Conv2D (no bias) -> BatchNorm -> activation (``None`` for a linear projection)."""

@@ -6,10 +6,12 @@ A family subclasses ``ConvNet`` and writes ``build_graph`` with at least these k
 ``small_input=True`` swaps the ImageNet stem (big strided conv + pool) for a CIFAR-style stem
 (3x3, stride 1, no pool) so 28-32 px images keep enough resolution; ``width`` scales every
 channel count (``scaled_channels``). Each stage ends in ``x = mark_feature(x, inputs)``, which
-names the tensor ``feature_stride{s}`` (s = input side / feature side) without changing it.
+names the tensor ``feature_stride{s}`` (s = input side / feature side, as a power of two) without changing it.
 The logits layer is a float32 ``Dense`` named ``logits`` (no softmax: losses take logits).
 """
 from __future__ import annotations
+
+import math
 
 import keras
 
@@ -34,8 +36,12 @@ def scaled_channels(channels: float, width: float = 1.0, divisor: int = 8, min_v
 
 
 def mark_feature(x, inputs):
-    """Name ``x`` as the feature map at its stride (an Identity layer, free in XLA and TFLite)."""
-    stride = inputs.shape[1] // x.shape[1]
+    """Name ``x`` as the feature map at its stride (an Identity layer, free in XLA and TFLite).
+
+    The stride is the input/feature side ratio rounded to a power of two: 28 px inputs end at
+    4 x 4 after three "same"-padded halvings, which is stride 8, not 28 // 4 = 7.
+    """
+    stride = 2 ** round(math.log2(inputs.shape[1] / x.shape[1]))
     return keras.layers.Identity(name=f"{FEATURE_PREFIX}{stride}")(x)
 
 
@@ -67,4 +73,4 @@ class ConvNet(FunctionalModel):
             raise ValueError(f"{self.name} has no feature maps at strides {missing}; "
                              f"it has {self.feature_strides}")
         outputs = {f"stride{s}": self.get_layer(f"{FEATURE_PREFIX}{s}").output for s in strides}
-        return keras.Model(self.inputs, outputs, name=f"{self.name}_backbone")
+        return keras.Model(self.inputs[0], outputs, name=f"{self.name}_backbone")
