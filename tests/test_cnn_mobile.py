@@ -74,7 +74,7 @@ def test_small_input_form_keeps_a_4x4_map(name):
 def test_backbone_strides(name):
     imagenet = kerasdl.create_model(name, input_shape=(64, 64, 3), width=0.25)
     expected = [4, 8, 16, 32] if name in SHUFFLENETS else [2, 4, 8, 16, 32]
-    features = imagenet.backbone()([np.zeros((1, 64, 64, 3), "float32")])
+    features = imagenet.backbone()(np.zeros((1, 64, 64, 3), "float32"))
     assert {k: v.shape[1] for k, v in features.items()} == {f"stride{s}": 64 // s for s in expected}
     small = kerasdl.create_model(name, input_shape=(32, 32, 3), width=0.25, small_input=True)
     assert small.feature_strides == [1, 2, 4, 8]

@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 
 import keras
 
+from kerasdl.layers.conv_reference import conv_output_size as explicit_padding_output_size
+
 L = keras.layers
 WINDOWS = (L.Conv1D, L.Conv2D, L.Conv3D, L.DepthwiseConv1D, L.DepthwiseConv2D,
            L.SeparableConv1D, L.SeparableConv2D)
@@ -49,8 +51,7 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding=0, dilatio
     if padding == "same":
         return math.ceil(size / stride)
     pad = 0 if padding == "valid" else int(padding)
-    effective = kernel + (kernel - 1) * (dilation - 1)
-    return (size + 2 * pad - effective) // stride + 1
+    return explicit_padding_output_size(size, kernel, stride, pad, dilation)
 
 
 @dataclass(frozen=True)
