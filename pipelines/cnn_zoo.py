@@ -26,7 +26,7 @@ Last run: 2026-11-23 (fp32, XLA off; train time; Keras / int8 TFLite test accura
 """
 import argparse
 import dataclasses
-import shutil
+import json
 import sys
 from pathlib import Path
 
@@ -82,8 +82,6 @@ def complexity(recipe: ClassifierRecipe) -> dict:
 
 def record(results_path: Path, name: str, row: dict) -> dict:
     """Merge one model's row into results.json (atomic) and return all rows."""
-    import json
-
     rows = json.loads(results_path.read_text()) if results_path.exists() else {}
     rows[name] = row
     atomic_write_json(results_path, rows)
@@ -122,7 +120,7 @@ def train_one(name: str, args) -> dict:
     recipe = recipe_for(name, epochs=args.epochs, fast=args.fast, out_dir=args.out_dir)
     summary = run(recipe, resume=args.resume)
     int8 = summary["tflite"]["int8"]
-    return {"model_kwargs": recipe.model_kwargs, "epochs": recipe.epochs if not args.fast else 2,
+    return {"model_kwargs": recipe.model_kwargs, "epochs": recipe.train_epochs,
             "train_seconds": summary["train_seconds"], "test_accuracy": summary["test_accuracy"],
             "int8_accuracy": int8["tflite_accuracy"], "int8_size_ratio": int8["size_ratio_vs_fp32"],
             "policy": summary["policy"], **complexity(recipe)}
@@ -152,14 +150,12 @@ def main(argv=None):
         for name in names:
             rows = record(results, name, train_one(name, args))
     elif results.exists():
-        import json
-
         rows = json.loads(results.read_text())
     if not rows:
         parser.error(f"no results recorded in {results}")
-    atomic_write_bytes(zoo_dir / "zoo.png", plot(rows))
-    if args.docs_plot:
-        shutil.copyfile(zoo_dir / "zoo.png", args.docs_plot)
+    png = plot(rows)
+    for path in (zoo_dir / "zoo.png", *([args.docs_plot] if args.docs_plot else [])):
+        atomic_write_bytes(path, png)
     for name, row in rows.items():
         print(f"{name:22s} acc {100 * row['test_accuracy']:6.2f}%  int8 "
               f"{100 * row['int8_accuracy']:6.2f}%  params {row['params']:>10,}  "

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import kerasdl
+from kerasdl.layers.blocks import max_pool_ceil
 from kerasdl.models.vision.classic import VGG_CHANNELS, VGG_CONVS_PER_STAGE
-from kerasdl.models.vision.inception import (GOOGLENET_STAGES, inception_naive_block,
-                                             max_pool_ceil)
+from kerasdl.models.vision.inception import GOOGLENET_STAGES, inception_naive_block
 from kerasdl.models.vision.squeezenet import SQUEEZENET_VERSIONS
 from kerasdl.registry import MODELS
 

@@ -59,3 +59,25 @@ def squeeze_excite(x, squeeze_channels: int, *, name: str, activation="relu",
     s = keras.layers.Conv2D(squeeze_channels, 1, activation=activation, name=f"{name}_reduce")(s)
     s = keras.layers.Conv2D(channels, 1, activation=gate, name=f"{name}_expand")(s)
     return keras.layers.Multiply(name=f"{name}_scale")([x, s])
+
+
+def conv_relu(x, filters: int, kernel_size, strides=1, *, padding="same", name: str):
+    """Conv2D (with bias) + ReLU, He-initialised (He et al. 2015, torchvision's VGG init): the
+    Glorot default shrinks the signal through stacks of ReLU convs without BatchNorm."""
+    return keras.layers.Conv2D(filters, kernel_size, strides, padding=padding, activation="relu",
+                               kernel_initializer="he_normal", name=name)(x)
+
+
+def max_pool_ceil(x, pool_size: int = 3, strides: int = 2, *, name: str):
+    """PyTorch's ``MaxPool2d(ceil_mode=True)``: ``ceil((n - k) / s) + 1`` outputs per side.
+
+    The extra bottom/right cells are zero-padded, which is exact for non-negative (post-ReLU)
+    inputs — the only ones GoogLeNet and SqueezeNet pool.
+    """
+    pads = []
+    for size in x.shape[1:3]:
+        outputs = -(-(size - pool_size) // strides) + 1
+        pads.append((0, max(0, (outputs - 1) * strides + pool_size - size)))
+    if any(after for _, after in pads):
+        x = keras.layers.ZeroPadding2D(tuple(pads), name=f"{name}_pad")(x)
+    return keras.layers.MaxPooling2D(pool_size, strides, name=name)(x)

@@ -43,6 +43,11 @@ class ClassifierRecipe:
         return self.name or f"{self.dataset}_{self.model}" + ("_fast" if self.fast else "")
 
     @property
+    def train_epochs(self) -> int:
+        """Epochs actually run: ``epochs``, or 2 short ones for ``fast``."""
+        return 2 if self.fast else self.epochs
+
+    @property
     def run_dir(self) -> Path:
         return Path(self.out_dir) / self.run_name
 
@@ -91,7 +96,7 @@ def train(recipe: ClassifierRecipe, *, resume: bool = False):
                              augment=_augmentation(recipe))
     val_data = from_arrays(x_val, y_val, 512, training=False)
     steps = len(x) // recipe.batch_size
-    epochs = 2 if recipe.fast else recipe.epochs
+    epochs = recipe.train_epochs
     steps_per_epoch = min(steps, 25) if recipe.fast else steps
     schedule = keras.optimizers.schedules.CosineDecay(
         recipe.learning_rate, decay_steps=epochs * steps_per_epoch, alpha=0.01)

@@ -12,21 +12,11 @@ import functools
 
 import keras
 
-from kerasdl.layers.blocks import conv_bn_act
+from kerasdl.layers.blocks import conv_bn_act, conv_relu
 from kerasdl.models.base import register_model
-from kerasdl.models.vision.convnet import (ConvNet, classifier_head, image_input, mark_feature,
+from kerasdl.models.vision.convnet import (CLASSIFIER, TINY, ConvNet, class_map_logits,
+                                           classifier_head, image_input, mark_feature,
                                            scaled_channels)
-
-CLASSIFIER = dict(task="classification", deployable=True)  # registry info of every classifier
-TINY = {  # the contract's small build of a family (channels 8-32, CIFAR-size input)
-    "width": 1 / 16, "input_shape": (32, 32, 3), "num_classes": 5, "small_input": True}
-
-
-def conv_relu(x, filters: int, kernel_size, strides=1, *, padding="same", name: str):
-    """Conv2D (with bias) + ReLU, He-initialised (He et al. 2015, torchvision's VGG init): the
-    Glorot default shrinks the signal through stacks of ReLU convs without BatchNorm."""
-    return keras.layers.Conv2D(filters, kernel_size, strides, padding=padding, activation="relu",
-                               kernel_initializer="he_normal", name=name)(x)
 
 
 def fc_head(x, hidden_units, num_classes: int, dropout: float = 0.0, activation="relu"):
@@ -48,14 +38,6 @@ def overlapping_pool(x, inputs, *, small_input: bool, name: str):
     "same" in the small-input form (32 px -> 16 -> 8 -> 4)."""
     padding = "same" if small_input else "valid"
     return mark_feature(keras.layers.MaxPooling2D(3, 2, padding=padding, name=name)(x), inputs)
-
-
-def class_map_logits(x):
-    """Global average pooling of one feature map per class -> float32 logits (NiN, Lin et al.
-    2014, Sec. 3.2; SqueezeNet's head). The float32 identity names the logits and casts them
-    under mixed precision; the class maps come from the last conv, so no Dense is needed."""
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    return keras.layers.Activation("linear", dtype="float32", name="logits")(x)
 
 
 @register_model("lenet5", tags=("vision", "classifier", "lenet"), **CLASSIFIER,

@@ -18,6 +18,9 @@ import keras
 from kerasdl.models.base import FunctionalModel
 
 FEATURE_PREFIX = "feature_stride"
+CLASSIFIER = dict(task="classification", deployable=True)  # registry info of every classifier
+TINY = {  # the contract's small build of a family (channels 8-32, CIFAR-size input)
+    "width": 1 / 16, "input_shape": (32, 32, 3), "num_classes": 5, "small_input": True}
 
 
 def image_input(input_shape) -> keras.KerasTensor:
@@ -52,6 +55,14 @@ def classifier_head(x, num_classes: int, dropout: float = 0.0, pooling: str = "a
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     return keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+
+
+def class_map_logits(x):
+    """Global average pooling of one feature map per class -> float32 logits (NiN, Lin et al.
+    2014, Sec. 3.2; SqueezeNet's head). The float32 identity names the logits and casts them
+    under mixed precision; the class maps come from the last conv, so no Dense is needed."""
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.layers.Activation("linear", dtype="float32", name="logits")(x)
 
 
 class ConvNet(FunctionalModel):

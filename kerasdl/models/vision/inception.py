@@ -13,28 +13,12 @@ import functools
 
 import keras
 
-from kerasdl.layers.blocks import batch_norm, conv_bn_act
+from kerasdl.layers.blocks import batch_norm, conv_bn_act, max_pool_ceil
 from kerasdl.models.base import register_model
-from kerasdl.models.vision.classic import CLASSIFIER, TINY
-from kerasdl.models.vision.convnet import (ConvNet, classifier_head, image_input, mark_feature,
-                                           scaled_channels)
+from kerasdl.models.vision.convnet import (CLASSIFIER, TINY, ConvNet, classifier_head,
+                                           image_input, mark_feature, scaled_channels)
 
 INCEPTION_V3_RECIPE = {"label_smoothing": 0.1}  # Szegedy et al. 2016, Sec. 7 (LSR)
-
-
-def max_pool_ceil(x, pool_size: int = 3, strides: int = 2, *, name: str):
-    """PyTorch's ``MaxPool2d(ceil_mode=True)``: ``ceil((n - k) / s) + 1`` outputs per side.
-
-    The extra bottom/right cells are zero-padded, which is exact for non-negative (post-ReLU)
-    inputs — the only ones GoogLeNet and SqueezeNet pool.
-    """
-    pads = []
-    for size in x.shape[1:3]:
-        outputs = -(-(size - pool_size) // strides) + 1
-        pads.append((0, max(0, (outputs - 1) * strides + pool_size - size)))
-    if any(after for _, after in pads):
-        x = keras.layers.ZeroPadding2D(tuple(pads), name=f"{name}_pad")(x)
-    return keras.layers.MaxPooling2D(pool_size, strides, name=name)(x)
 
 
 def conv_branch(x, *convs, name: str):

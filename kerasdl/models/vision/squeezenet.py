@@ -11,10 +11,10 @@ import functools
 
 import keras
 
+from kerasdl.layers.blocks import conv_relu, max_pool_ceil
 from kerasdl.models.base import register_model
-from kerasdl.models.vision.classic import CLASSIFIER, TINY, class_map_logits, conv_relu
-from kerasdl.models.vision.convnet import ConvNet, image_input, mark_feature, scaled_channels
-from kerasdl.models.vision.inception import max_pool_ceil
+from kerasdl.models.vision.convnet import (CLASSIFIER, TINY, ConvNet, class_map_logits,
+                                           image_input, mark_feature, scaled_channels)
 
 
 def fire_module(x, squeeze: int, expand: int, *, name: str):
