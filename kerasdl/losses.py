@@ -36,3 +36,28 @@ def classification_loss(label_smoothing: float = 0.0, from_logits: bool = True) 
     if label_smoothing:
         return SparseCategoricalCrossentropyLS(label_smoothing, from_logits)
     return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+
+
+@keras.saving.register_keras_serializable(package="kerasdl")
+class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
+    """Token cross-entropy that ignores padding (``y_true == pad_id``), for padded sequences.
+
+    Returns per-token losses ``[B, T]`` rescaled so that their plain mean — what the Trainer and
+    Keras' default reduction take — equals the mean over the non-padding tokens of the batch:
+    ``loss·mask·(B·T)/Σmask``. (A padded position contributes exactly 0.)
+    """
+
+    def __init__(self, pad_id=0, from_logits=True, name="masked_sparse_categorical_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.pad_id, self.from_logits = pad_id, from_logits
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        y_true = ops.cast(y_true, "int32")
+        per_token = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+        mask = ops.cast(ops.not_equal(y_true, self.pad_id), per_token.dtype)
+        count = ops.cast(ops.size(mask), per_token.dtype)
+        return per_token * mask * count / ops.maximum(ops.sum(mask), 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "pad_id": self.pad_id, "from_logits": self.from_logits}
