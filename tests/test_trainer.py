@@ -227,3 +227,27 @@ def test_bad_arguments():
         Trainer(mlp, LOSS, precision="int4")
     with pytest.raises(ValueError, match="strategy"):
         Trainer(mlp, LOSS, strategy="cluster")
+
+
+def _two_input_model():
+    a, b = keras.Input((3,)), keras.Input((2,))
+    return keras.Model([a, b], keras.layers.Dense(2)(keras.layers.Concatenate()([a, b])))
+
+
+def test_two_input_model_trains():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(256, 3)).astype("float32"), rng.normal(size=(256, 2)).astype("float32")
+    y = (a[:, 0] + b[:, 1] > 0).astype("int32")
+    data = tf.data.Dataset.from_tensor_slices(((a, b), y)).batch(32)
+    with Trainer(_two_input_model(), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                 keras.optimizers.Adam(0.05), jit_compile=False, verbose=0) as trainer:
+        history = trainer.fit(data, epochs=3)
+    losses = [e["loss"] for e in history.epochs]
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_input_count_mismatch_is_a_clear_error():
+    data = tf.data.Dataset.from_tensor_slices((np.zeros((4, 3), "float32"), np.zeros(4, "int32"))).batch(2)
+    with Trainer(_two_input_model(), "sparse_categorical_crossentropy", jit_compile=False, verbose=0) as trainer:
+        with pytest.raises(ValueError, match="takes 2 inputs but the data yields 1"):
+            trainer.fit(data)

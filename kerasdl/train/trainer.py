@@ -247,12 +247,17 @@ class Trainer:
         spec = dataset.element_spec
         if not isinstance(spec, (tuple, list)) or len(spec) < 2:
             raise ValueError(f"Datasets must yield (inputs, targets) pairs; got element_spec {spec}")
-        expected = tuple(self.model.inputs[0].shape)[1:]
-        got = tuple(spec[0].shape)[1:]
-        if len(expected) != len(got) or any(e is not None and g is not None and e != g
-                                            for e, g in zip(expected, got)):
-            raise ValueError(f"Model {self.model.name!r} expects inputs of shape (batch, "
-                             f"{', '.join(map(str, expected))}) but the data yields {spec[0].shape}")
+        given = tf.nest.flatten(spec[0])  # one spec per model input (a tuple for multi-input)
+        if len(given) != len(self.model.inputs):
+            raise ValueError(f"Model {self.model.name!r} takes {len(self.model.inputs)} inputs but "
+                             f"the data yields {len(given)}: {spec[0]}")
+        for tensor, got_spec in zip(self.model.inputs, given):
+            expected, got = tuple(tensor.shape)[1:], tuple(got_spec.shape)[1:]
+            if len(expected) != len(got) or any(e is not None and g is not None and e != g
+                                                for e, g in zip(expected, got)):
+                raise ValueError(f"Model {self.model.name!r} expects inputs of shape (batch, "
+                                 f"{', '.join(map(str, expected))}) but the data yields "
+                                 f"{got_spec.shape}")
 
     # ----------------------------------------------------------------------------- loops
     def fit(self, train_data, *, epochs=1, steps_per_epoch=None, validation_data=None,
