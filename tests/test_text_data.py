@@ -146,6 +146,16 @@ def test_vectorizer_ids_and_saved_vocabulary(tmp_path):
     assert path.read_text().split("\n")[:-1] == [str(t) for t in vocab]
 
 
+def test_character_vocabulary_with_newline_saves_as_json(tmp_path):
+    import json
+
+    vec = text.make_vectorizer(["ab\nc"], level="character", standardize=None)
+    with pytest.raises(ValueError, match=".json"):
+        text.save_vocabulary(vec, tmp_path / "vocab.txt")
+    saved = json.loads(text.save_vocabulary(vec, tmp_path / "vocab.json").read_text())
+    assert saved == [str(t) for t in vec.get_vocabulary()] and "\n" in saved
+
+
 def test_character_vectorizer():
     vec = text.make_vectorizer(["abba", "cab"], level="character", standardize=None)
     assert sorted(str(t) for t in vec.get_vocabulary()[2:]) == ["a", "b", "c"]

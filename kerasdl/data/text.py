@@ -190,7 +190,9 @@ def make_vectorizer(texts, *, max_tokens=None, sequence_length=None, level: str 
     """A ``keras.layers.TextVectorization`` adapted on ``texts`` (id 0 = padding, 1 = ``[UNK]``).
 
     ``level`` "word" splits on whitespace, "character" into characters; ``sequence_length`` pads or
-    truncates every output to that length (``None``: ragged batch padded to its longest).
+    truncates every output to that length (``None``: ragged batch padded to its longest). The
+    default standardisation *strips* punctuation without splitting on it ("drawing-room" ->
+    "drawingroom", Gutenberg's "joke--it" -> "jokeit"): replace such dashes by spaces first.
     """
     import keras
     import tensorflow as tf
@@ -211,10 +213,14 @@ def make_vectorizer(texts, *, max_tokens=None, sequence_length=None, level: str 
 
 
 def save_vocabulary(vectorizer, path) -> Path:
-    """Write the vectorizer's vocabulary, one token per line (line i = id i; line 0 is padding)."""
-    from kerasdl.io import atomic_write_text
+    """Write the vectorizer's vocabulary (id i = entry i; entry 0 is padding): one token per line,
+    or a JSON list when ``path`` ends in ``.json`` (needed when a token is a newline, as in a
+    character vocabulary)."""
+    from kerasdl.io import atomic_write_json, atomic_write_text
 
-    vocabulary = vectorizer.get_vocabulary()
+    vocabulary = [str(token) for token in vectorizer.get_vocabulary()]
+    if Path(path).suffix == ".json":
+        return atomic_write_json(path, vocabulary)
     if any("\n" in token for token in vocabulary):
-        raise ValueError("a vocabulary token contains a newline; it cannot be saved one per line")
+        raise ValueError("a vocabulary token contains a newline; save it to a .json path instead")
     return atomic_write_text(path, "\n".join(vocabulary) + "\n")
