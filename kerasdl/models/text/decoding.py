@@ -16,7 +16,6 @@ the exact best sequence.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
