@@ -25,12 +25,19 @@ def _random_input(runner: TFLiteRunner, rng) -> np.ndarray:
     return rng.random(shape).astype(dtype)
 
 
-def latency(tflite_bytes, num_threads=1, runs=50, warmup=5) -> dict:
-    """Median and p90 wall time (ms) of one batch-1 `invoke` on random input."""
+def latency(tflite_bytes, num_threads=1, runs=50, warmup=5, sample=None) -> dict:
+    """Median and p90 wall time (ms) of one batch-1 `invoke`, on `sample` (a real input: one
+    example or a batch, whose first row is used) or else on random input. Pass a sample for
+    token-id models: random ids over the whole int range overflow their embedding."""
     if runs < 1 or warmup < 0:
         raise ValueError(f"need runs >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
     runner = TFLiteRunner(tflite_bytes, num_threads=num_threads)
-    x = _random_input(runner, np.random.default_rng(0))
+    if sample is None:
+        x = _random_input(runner, np.random.default_rng(0))
+    else:
+        x = np.asarray(sample)
+        x = x[None] if x.ndim == len(runner.input_shape) - 1 else x[:1]
+        x = runner.prepare(x)
     for _ in range(warmup):
         runner.invoke(x)
     times = np.empty(runs)

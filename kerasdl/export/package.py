@@ -22,6 +22,7 @@ from kerasdl.export.tflite import (
     compare_outputs,
     convert_saved_model,
     float32_model,
+    input_dtype,
     input_shape,
     parity,
     representative_samples,
@@ -89,7 +90,8 @@ def export_model(
     check_model(model)
     shape = input_shape(model)
     modes, threads, x, y = _validate(name, modes, threads, test_data, shape)
-    samples = representative_samples(representative_data, shape) if "int8" in modes else None
+    samples = (representative_samples(representative_data, shape, dtype=input_dtype(model))
+               if "int8" in modes else None)
 
     reference = float32_model(model)
     with serving_saved_model(reference) as saved_model_dir:

@@ -22,16 +22,35 @@ def check_model(model) -> None:
         )
 
 
-def export_saved_model(model, path) -> str:
+def export_saved_model(model, path, batch_size=None) -> str:
     """Write `model` as a TF SavedModel (signatures `serve` and `serving_default`) at `path`.
 
+    `batch_size=None` keeps the batch dimension dynamic; an integer fixes it (single-input
+    models), which lets the TFLite converter fuse recurrent layers into one sequence op.
     The export fills a temporary folder beside `path`, which then replaces `path`.
     Returns `path` as a string.
     """
     check_model(model)
-    atomic_replace_dir(lambda tmp: model.export(str(tmp), format="tf_saved_model", verbose=False),
-                       path)
+    if batch_size is None:
+        write = lambda tmp: model.export(str(tmp), format="tf_saved_model", verbose=False)  # noqa: E731
+    else:
+        write = lambda tmp: _static_batch_archive(model, int(batch_size)).write_out(str(tmp), verbose=False)  # noqa: E731
+    atomic_replace_dir(write, path)
     return str(path)
+
+
+def _static_batch_archive(model, batch_size: int):
+    import tensorflow as tf
+
+    if batch_size < 1 or len(model.inputs) != 1:
+        raise ValueError(f"a static batch needs a single-input model and batch_size >= 1, got "
+                         f"{len(model.inputs)} inputs and batch_size={batch_size}")
+    spec = model.inputs[0]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", lambda x: model(x, training=False),
+                         input_signature=[tf.TensorSpec((batch_size, *spec.shape[1:]), spec.dtype)])
+    return archive
 
 
 def serve(path, x, batch_size=256):

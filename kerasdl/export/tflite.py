@@ -96,16 +96,29 @@ def input_shape(model) -> tuple:
     return tuple(model.inputs[0].shape)
 
 
-def representative_samples(data, shape, max_samples=REPRESENTATIVE_SAMPLES) -> np.ndarray:
-    """Up to `max_samples` float32 samples of shape `shape[1:]` from an array or an iterable.
+def input_dtype(model) -> str:
+    """The dtype of the model's single input ("float32" for images, "int32" for token ids)."""
+    input_shape(model)
+    return str(model.inputs[0].dtype)
+
+
+def representative_samples(data, shape, max_samples=REPRESENTATIVE_SAMPLES,
+                           dtype="float32") -> np.ndarray:
+    """Up to `max_samples` samples of shape `shape[1:]` in `dtype` (the model input's dtype:
+    float32 for images, int32 for token ids) from an array or an iterable.
 
     Iterables may yield single samples, batches, or `(x, y)` pairs (as a `tf.data.Dataset` does).
     """
     if data is None:
-        raise ValueError("int8 conversion needs representative_data (float input samples)")
+        raise ValueError("int8 conversion needs representative_data (input samples)")
+    dtype = np.dtype(dtype)
 
     def batch_of(values):
-        x = np.asarray(values, dtype="float32")
+        x = np.asarray(values)
+        if np.issubdtype(dtype, np.integer) and not np.issubdtype(x.dtype, np.integer):
+            raise ValueError(f"representative_data for an integer ({dtype}) model input must hold "
+                             f"integer ids, got {x.dtype}")
+        x = x.astype(dtype)
         x = x[None] if x.ndim == len(shape) - 1 else x
         if x.ndim != len(shape) or tuple(x.shape[1:]) != tuple(shape[1:]):
             raise ValueError(
@@ -123,17 +136,18 @@ def representative_samples(data, shape, max_samples=REPRESENTATIVE_SAMPLES) -> n
             count += len(rows[-1])
             if count >= max_samples:
                 break
-        samples = np.concatenate(rows) if rows else np.zeros((0, *shape[1:]), "float32")
+        samples = np.concatenate(rows) if rows else np.zeros((0, *shape[1:]), dtype)
     if len(samples) == 0:
         raise ValueError("representative_data is empty")
     return samples[:max_samples]
 
 
 @contextlib.contextmanager
-def serving_saved_model(model):
-    """Temporary SavedModel of the float32 version of `model`; yields its path."""
+def serving_saved_model(model, batch_size=None):
+    """Temporary SavedModel of the float32 version of `model` (batch fixed when `batch_size`);
+    yields its path."""
     with tempfile.TemporaryDirectory(prefix="kerasdl-tflite-") as tmp:
-        yield export_saved_model(float32_model(model), Path(tmp) / "saved_model")
+        yield export_saved_model(float32_model(model), Path(tmp) / "saved_model", batch_size)
 
 
 def _check_mode(mode):
@@ -142,7 +156,10 @@ def _check_mode(mode):
 
 
 def convert_saved_model(saved_model_dir, mode="fp32", representative=None) -> bytes:
-    """Convert a SavedModel's `serving_default` signature; `representative`: float32 array (int8)."""
+    """Convert a SavedModel's `serving_default` signature; `representative`: input samples (int8).
+
+    Full-int8 quantises float inputs to int8; integer inputs (token ids) stay integers.
+    """
     import tensorflow as tf
 
     _check_mode(mode)
@@ -159,21 +176,26 @@ def convert_saved_model(saved_model_dir, mode="fp32", representative=None) -> by
             raise ValueError("int8 conversion needs representative data")
         converter.representative_dataset = lambda: ([s[None]] for s in representative)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
+        if not np.issubdtype(np.asarray(representative).dtype, np.integer):
+            converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     return converter.convert()
 
 
-def convert(model, mode="fp32", representative_data=None) -> bytes:
+def convert(model, mode="fp32", representative_data=None, batch_size=None) -> bytes:
     """TFLite flatbuffer of `model` in `mode` (one of MODES), built-in ops only.
 
     `representative_data` (int8 only): array of input samples or an iterable of samples/batches;
-    the first 200 samples calibrate the activation ranges.
+    the first 200 samples calibrate the activation ranges. `batch_size`: None keeps the batch
+    dynamic; an integer (1 for a device) fixes it, which lets the converter fuse an unrolled
+    `FusibleLSTM` into one UNIDIRECTIONAL_SEQUENCE_LSTM op (a dynamic batch lowers it to plain
+    built-ins: same outputs, larger and slower).
     """
     _check_mode(mode)
     shape = input_shape(model)
-    samples = representative_samples(representative_data, shape) if mode == "int8" else None
-    with serving_saved_model(model) as saved_model_dir:
+    samples = (representative_samples(representative_data, shape, dtype=input_dtype(model))
+               if mode == "int8" else None)
+    with serving_saved_model(model, batch_size) as saved_model_dir:
         return convert_saved_model(saved_model_dir, mode, samples)
 
 
@@ -248,16 +270,23 @@ class TFLiteRunner:
         return np.dtype(self._in["dtype"])
 
     def invoke(self, batch: np.ndarray) -> np.ndarray:
-        """Run one batch already in the input tensor's dtype; returns the raw output tensor."""
+        """Run one batch already in the input tensor's dtype; returns the raw output tensor.
+
+        Variable tensors are zeroed first: a fused UNIDIRECTIONAL_SEQUENCE_LSTM keeps its h/c
+        state in them across invocations, so every call must start from zero state (a device
+        calls ``reset_all_variables()`` / ``ResetVariableTensors()`` before each input too).
+        """
         if len(batch) != self._batch:
             self.interpreter.resize_tensor_input(self._in["index"], batch.shape)
             self.interpreter.allocate_tensors()
             self._batch = len(batch)
+        self.interpreter.reset_all_variables()
         self.interpreter.set_tensor(self._in["index"], batch)
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self._out["index"])
 
-    def _check(self, x: np.ndarray) -> np.ndarray:
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        """`x` checked against the input shape and cast/quantised to the input tensor's dtype."""
         expected = self.input_shape
         got = x.shape
         ok = len(got) == len(expected) and all(e in (None, g) for e, g in zip(expected[1:], got[1:]))
@@ -287,7 +316,7 @@ class TFLiteRunner:
 
     def predict(self, x, batch_size=256) -> np.ndarray:
         """float32 outputs for `x` (shape `input_shape` with any batch size)."""
-        x = self._check(np.asarray(x))
+        x = self.prepare(np.asarray(x))
         step = batch_size if self.input_shape[0] is None else self.input_shape[0]
         if len(x) % step and self.input_shape[0] is not None:
             raise ValueError(f"batch of {len(x)} is not a multiple of the static batch {step}")

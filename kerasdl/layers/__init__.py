@@ -6,14 +6,18 @@ from kerasdl.layers.conv_reference import (conv2d_im2col, conv2d_naive, conv_out
 from kerasdl.layers.deformable import DeformableConv2D, deformable_conv2d
 from kerasdl.layers.hourglass import hourglass_block, residual_unit
 from kerasdl.layers.normalization import WeightNormalization, instance_norm
+from kerasdl.layers.recurrent import (FusibleLSTM, GRUCell, LSTMCell, ReversePadded, SimpleRNNCell,
+                                      padded_bidirectional, recurrent_param_count)
 from kerasdl.layers.transformer import (PaddingMask, PositionalEncoding, TokenAndPositionEmbedding,
                                         TransformerDecoderBlock, TransformerEncoderBlock,
                                         causal_attention_mask, scaled_dot_product_attention,
                                         sinusoidal_positional_encoding)
 
-__all__ = ["ConvBNAct", "DeformableConv2D", "PaddingMask", "PositionalEncoding",
-           "TokenAndPositionEmbedding", "TransformerDecoderBlock", "TransformerEncoderBlock",
-           "WeightNormalization", "causal_attention_mask", "conv2d_im2col", "conv2d_naive",
-           "conv_output_size", "deformable_conv2d", "effective_kernel_size", "hourglass_block",
-           "instance_norm", "residual_unit", "same_padding", "scaled_dot_product_attention",
-           "sinusoidal_positional_encoding", "transposed_conv_output_size"]
+__all__ = ["ConvBNAct", "DeformableConv2D", "FusibleLSTM", "GRUCell", "LSTMCell", "PaddingMask",
+           "PositionalEncoding", "ReversePadded", "SimpleRNNCell", "TokenAndPositionEmbedding",
+           "TransformerDecoderBlock", "TransformerEncoderBlock", "WeightNormalization",
+           "causal_attention_mask", "conv2d_im2col", "conv2d_naive", "conv_output_size",
+           "deformable_conv2d", "effective_kernel_size", "hourglass_block", "instance_norm",
+           "padded_bidirectional", "recurrent_param_count", "residual_unit", "same_padding",
+           "scaled_dot_product_attention", "sinusoidal_positional_encoding",
+           "transposed_conv_output_size"]
