@@ -16,6 +16,13 @@ behind ``<bos>`` (:func:`teacher_forcing`); decoding (greedy / beam search) live
   context enters the RNN input; the step loop is :class:`BahdanauDecoder`, unrolled over the fixed
   target length (like ``unroll=True``: XLA- and TFLite-friendly). Output: a tanh "deep output"
   layer over [s_t; c_t; E y_{t-1}] (the paper uses maxout) -> logits.
+- ``output_norm`` (default on): a LayerNormalization on those output features before the logits.
+  Without it every signal starts tiny (Keras' embedding init U(±0.05) feeding tanh RNNs and tanh
+  output layers; measured at init on real pairs: embedding std 0.03, RNN states 0.01, output
+  features 0.016, logits 0.005, vs 0.15 with it), so the logits are at first the output bias alone and
+  Adam sits on the unigram plateau for hundreds of steps on real data (measured on the translation
+  data: biGRU Bahdanau (embedding 32, units 64) val loss 5.07 after 300 steps without it, 2.00 with it;
+  the Transformer, with √d-scaled embeddings and LayerNorm, never had the plateau).
 
 Attention never weights padded source positions (their weights are exactly 0), and the encoder's
 RNN skips them. :func:`attention_model` gives a twin sharing the weights that also returns the
@@ -159,7 +166,8 @@ class Seq2Seq(FunctionalModel):
     Args: ``source_vocab_size``/``target_vocab_size`` (ids, 0 = padding), ``source_length``/
     ``target_length`` (fixed), ``embedding_dim``, ``units`` (RNN width), ``cell`` ("lstm"/"gru"),
     ``attention`` ("bahdanau"/"luong"/None), ``score`` (Luong: "general"/"dot"), ``bidirectional``
-    (encoder), ``dropout`` (on embeddings and before the output layer), ``unroll`` (unroll the Keras
+    (encoder), ``dropout`` (on embeddings and before the output layer), ``output_norm``
+    (LayerNormalization before the logits; see the module doc), ``unroll`` (unroll the Keras
     RNNs over the fixed lengths: the TFLite conversion is then built-ins only — a while loop needs
     Flex TensorList ops — at the cost of a graph that grows with the length).
     """
@@ -167,7 +175,7 @@ class Seq2Seq(FunctionalModel):
     @staticmethod
     def build_graph(source_vocab_size=8000, target_vocab_size=8000, source_length=24, target_length=24,
                     embedding_dim=128, units=256, cell="lstm", attention="bahdanau", score="general",
-                    bidirectional=False, dropout=0.1, unroll=True):
+                    bidirectional=False, dropout=0.1, output_norm=True, unroll=True):
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         if attention not in ATTENTIONS:
@@ -207,6 +215,8 @@ class Seq2Seq(FunctionalModel):
                     [decoded, encoded, keys], mask=[None, source_mask], return_attention_scores=True)
                 features = keras.layers.Dense(units, activation="tanh", use_bias=False, name="attentional")(
                     keras.layers.Concatenate(name="context_and_state")([contexts, decoded]))
+        if output_norm:
+            features = keras.layers.LayerNormalization(name="output_norm")(features)
         features = keras.layers.Dropout(dropout, name="output_dropout")(features)
         logits = keras.layers.Dense(target_vocab_size, dtype="float32", name="logits")(features)
         return (source, target_in), logits
