@@ -33,14 +33,17 @@ def test_rnn_lm_equals_a_plain_keras_stack_and_the_gate_formula(cell, keras_cell
                                  units=6, num_layers=2, dropout=0.2)
     reference = keras.Sequential([keras.Input((T,), dtype="int32"), keras.layers.Embedding(V, 5),
                                   keras_cell(6, return_sequences=True), keras_cell(6, return_sequences=True),
-                                  keras.layers.Dense(V)])
+                                  keras.layers.LayerNormalization(), keras.layers.Dense(V)])
     reference.set_weights(model.get_weights())
     x = ids((3, T))
     np.testing.assert_allclose(model(x, training=False), reference(x), atol=1e-6)
     # g * [h(h + i) + h] per layer (GRU: Keras' reset_after=True keeps a second bias: + g*h)
     extra_bias = gates * 6 if cell == "gru" else 0
     layer = lambda i: gates * (6 * (6 + i) + 6) + extra_bias  # noqa: E731
-    assert model.count_params() == V * 5 + layer(5) + layer(6) + 6 * V + V
+    assert model.count_params() == V * 5 + layer(5) + layer(6) + 2 * 6 + 6 * V + V  # + LayerNorm
+    plain = kerasdl.create_model(f"{cell}_lm", vocab_size=V, sequence_length=T, embedding_dim=5,
+                                 units=6, num_layers=2, output_norm=False)
+    assert plain.count_params() == model.count_params() - 2 * 6
 
 
 @pytest.mark.parametrize("name", ["lstm_lm", "gru_lm", "elmo_bilm"])
