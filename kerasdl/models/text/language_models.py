@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from kerasdl.models.base import FunctionalModel, register_model
+from kerasdl.models.text.inputs import token_ids_input
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
@@ -35,10 +36,6 @@ def _check_common(vocab_size, sequence_length, num_layers, dropout, unroll):
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-
-
-def _token_input(sequence_length):
-    return keras.Input((sequence_length,), dtype="int32", name="token_ids")
 
 
 # The small test builds: unrolled, so the contract's TFLite check converts them directly. The
@@ -71,7 +68,7 @@ class RNNLanguageModel(FunctionalModel):
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
         _check_common(vocab_size, sequence_length, num_layers, dropout, unroll)
-        inputs = _token_input(sequence_length)
+        inputs = token_ids_input(sequence_length)
         x = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")(inputs)
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
         for i in range(num_layers):
@@ -142,7 +139,7 @@ class ELMoBiLM(FunctionalModel):
     def build_graph(vocab_size=100, sequence_length=128, embedding_dim=128, units=512, num_layers=2,
                     dropout=0.1, unroll=False):
         _check_common(vocab_size, sequence_length, num_layers, dropout, unroll)
-        inputs = _token_input(sequence_length)
+        inputs = token_ids_input(sequence_length)
         tokens = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")(inputs)
         tokens = keras.layers.Dropout(dropout, name="embedding_dropout")(tokens)
         softmax = keras.layers.Dense(vocab_size, dtype="float32", name="logits")

@@ -19,7 +19,7 @@ from keras import ops
 
 from kerasdl.layers.recurrent import FusibleLSTM, GRUCell, LSTMCell, padded_bidirectional
 from kerasdl.models.base import FunctionalModel, register_model
-from kerasdl.models.text.textcnn import token_ids_input
+from kerasdl.models.text.inputs import token_ids_input
 
 POOLINGS = ("max", "mean", "last")
 CELLS = ("keras", "kerasdl")

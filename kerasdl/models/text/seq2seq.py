@@ -35,6 +35,7 @@ import numpy as np
 from keras import ops
 
 from kerasdl.models.base import FunctionalModel, register_model
+from kerasdl.models.text.inputs import token_ids_input
 
 CELLS = {"lstm": (keras.layers.LSTM, keras.layers.LSTMCell), "gru": (keras.layers.GRU, keras.layers.GRUCell)}
 ATTENTIONS = ("bahdanau", "luong", None)
@@ -190,8 +191,8 @@ class Seq2Seq(FunctionalModel):
             if int(value) < 1:
                 raise ValueError(f"{key} must be a positive integer, got {value!r}")
 
-        source = keras.Input((source_length,), dtype="int32", name="source")
-        target_in = keras.Input((target_length,), dtype="int32", name="target_in")
+        source = token_ids_input(source_length, name="source")
+        target_in = token_ids_input(target_length, name="target_in")
         source_mask = ops.not_equal(source, 0)
         encoded, states = _encode(source, source_mask, source_vocab_size=source_vocab_size,
                                   embedding_dim=embedding_dim, units=units, cell=cell,

@@ -11,13 +11,7 @@ from __future__ import annotations
 import keras
 
 from kerasdl.models.base import FunctionalModel, register_model
-
-
-def token_ids_input(sequence_length, name="token_ids"):
-    """The int32 token-id input every text classifier takes (0 = padding)."""
-    if int(sequence_length) < 1:
-        raise ValueError(f"sequence_length must be a positive integer, got {sequence_length}")
-    return keras.Input((int(sequence_length),), dtype="int32", name=name)
+from kerasdl.models.text.inputs import token_ids_input
 
 
 @register_model("textcnn", tags=("text", "classifier", "cnn"), task="text_classification",

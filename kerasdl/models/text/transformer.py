@@ -14,15 +14,12 @@ import numpy as np
 from kerasdl.layers.transformer import (PaddingMask, TokenAndPositionEmbedding, TransformerDecoderBlock,
                                         TransformerEncoderBlock)
 from kerasdl.models.base import FunctionalModel, register_model
+from kerasdl.models.text.inputs import token_ids_input
 
 _SMALL = {"d_model": 16, "num_heads": 2, "num_layers": 1, "ff_dim": 32}
 
 
 # ------------------------------------------------------------------------------ pieces
-def _token_ids(length, name):
-    return keras.Input((length,), dtype="int32", name=name)
-
-
 def _embed(ids, vocab_size, length, d_model, positions, dropout, name, scale_embeddings=True):
     """(embedded ids after dropout, the embedding layer — reusable as a tied output projection)."""
     embedding = TokenAndPositionEmbedding(vocab_size, length, d_model, positions=positions,
@@ -75,7 +72,7 @@ class TransformerClassifier(FunctionalModel):
     def build_graph(vocab_size=20000, sequence_length=64, num_classes=2, d_model=64, num_heads=4,
                     num_layers=2, ff_dim=128, dropout=0.1, norm_first=True, positions="sinusoidal",
                     activation="relu"):
-        ids = _token_ids(sequence_length, "token_ids")
+        ids = token_ids_input(sequence_length, "token_ids")
         mask = PaddingMask(name="padding_mask")(ids)
         x, _ = _embed(ids, vocab_size, sequence_length, d_model, positions, dropout, "encoder")
         x = _stack(x, lambda name: TransformerEncoderBlock(
@@ -98,8 +95,8 @@ class TransformerSeq2Seq(FunctionalModel):
     def build_graph(source_vocab_size=8000, target_vocab_size=8000, source_length=32, target_length=32,
                     d_model=128, num_heads=4, num_layers=3, ff_dim=256, dropout=0.1, norm_first=True,
                     positions="sinusoidal", activation="relu", tie_embeddings=False):
-        source = _token_ids(source_length, "source_ids")
-        target = _token_ids(target_length, "target_ids")
+        source = token_ids_input(source_length, "source_ids")
+        target = token_ids_input(target_length, "target_ids")
         source_mask = PaddingMask(name="source_padding_mask")(source)
         target_mask = PaddingMask(name="target_padding_mask")(target)
         block_kwargs = {"dropout": dropout, "norm_first": norm_first, "activation": activation}
@@ -132,7 +129,7 @@ class GPT(FunctionalModel):
     def build_graph(vocab_size=8000, sequence_length=128, d_model=128, num_heads=4, num_layers=4,
                     ff_dim=512, dropout=0.1, norm_first=True, positions="learned", activation="gelu",
                     tie_embeddings=True):
-        ids = _token_ids(sequence_length, "token_ids")
+        ids = token_ids_input(sequence_length, "token_ids")
         mask = PaddingMask(name="padding_mask")(ids)
         x, embedding = _embed(ids, vocab_size, sequence_length, d_model, positions, dropout, "decoder",
                               scale_embeddings=positions == "sinusoidal")
@@ -160,7 +157,7 @@ class BertMLM(FunctionalModel):
     def build_graph(vocab_size=8000, sequence_length=64, d_model=128, num_heads=4, num_layers=4,
                     ff_dim=512, dropout=0.1, norm_first=False, positions="learned", activation="gelu",
                     tie_embeddings=True):
-        ids = _token_ids(sequence_length, "token_ids")
+        ids = token_ids_input(sequence_length, "token_ids")
         mask = PaddingMask(name="padding_mask")(ids)
         embedding = TokenAndPositionEmbedding(vocab_size, sequence_length, d_model, positions=positions,
                                               scale_embeddings=False, name="encoder_embedding")
