@@ -52,6 +52,38 @@ def candidate_batch(model, rng, batch=16):
     return token_inputs(model, rng, batch), y
 
 
+def random_inputs(model, rng, batch=16):
+    """One array per model input: class labels below the ``num_classes`` hyperparameter for
+    integer inputs, uniform floats in [0, 1) (images, noise) for the rest."""
+    xs = []
+    for tensor in model.inputs:
+        shape = (batch, *tensor.shape[1:])
+        if "int" in str(tensor.dtype):
+            xs.append(rng.integers(0, model.get_config()["num_classes"], shape).astype("int32"))
+        else:
+            xs.append(rng.random(shape, dtype=np.float32))
+    return xs[0] if len(xs) == 1 else tuple(xs)
+
+
+def generator_batch(model, rng, batch=16):
+    """Noise (+ class labels) -> images in [-1, 1]; y = random images in [-1, 1]."""
+    x = random_inputs(model, rng, batch)
+    return x, rng.uniform(-1, 1, (batch, *model.outputs[0].shape[1:])).astype("float32")
+
+
+def discriminator_batch(model, rng, batch=16):
+    """Images (+ class labels) -> one real/fake logit (or critic score) [B, 1]; y = random 0/1."""
+    x = random_inputs(model, rng, batch)
+    return x, rng.integers(0, 2, (batch, *model.outputs[0].shape[1:])).astype("float32")
+
+
+def reconstruction_batch(model, rng, batch=16):
+    """Images in [0, 1] (+ class labels) -> per-pixel Bernoulli logits of the same images; y = the
+    images (autoencoders, VAEs, RBMs' mean-field reconstruction, PixelCNN/MADE likelihoods)."""
+    x = random_inputs(model, rng, batch)
+    return x, (x[0] if isinstance(x, tuple) else x)
+
+
 def _sparse_ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -65,6 +97,12 @@ TASKS = {
     "seq2seq": {"batch": token_prediction_batch, "loss": _sparse_ce},  # inputs (source, target_in)
     "word2vec": {"batch": candidate_batch,
                  "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
+    # generative networks: a GAN's two halves are registered and checked as separate models
+    "generator": {"batch": generator_batch, "loss": keras.losses.MeanSquaredError},
+    "discriminator": {"batch": discriminator_batch,
+                      "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
+    "reconstruction": {"batch": reconstruction_batch,
+                       "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
 }
 
 

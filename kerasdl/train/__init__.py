@@ -9,6 +9,7 @@ _EXPORTS = {
     **dict.fromkeys(("resolve_strategy", "split_cpu"), "kerasdl.train.strategy"),
     **dict.fromkeys(("Trainer", "TrainingDivergedError", "per_example_loss"),
                     "kerasdl.train.trainer"),
+    **dict.fromkeys(("GANTrainer", "GAN_OBJECTIVES"), "kerasdl.train.adversarial"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

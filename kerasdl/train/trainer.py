@@ -76,7 +76,8 @@ class Trainer:
     Args:
         model: a ``keras.Model``, or a zero-argument callable that builds one. Pass a callable to let
             the Trainer build it under the strategy scope and the precision policy.
-        loss: a Keras loss (object or name) or a callable ``(y_true, y_pred) -> per-example loss``.
+        loss: a Keras loss (object or name) or a callable ``(y_true, y_pred) -> per-example loss``;
+            ``None`` for subclasses whose ``train_step`` computes its own losses (GANs, CD-k).
         optimizer: a Keras optimizer or its name. Clip gradients with the optimizer's own
             ``clipnorm``/``global_clipnorm``.
         metrics: Keras metrics (objects or names).
@@ -108,7 +109,7 @@ class Trainer:
         self.jit_trial_ms: dict = {}
         self.steps_per_execution = int(steps_per_execution)
         self.jit_trial_steps = jit_trial_steps
-        self.loss_fn = per_example_loss(loss)
+        self.loss_fn = None if loss is None else per_example_loss(loss)
         self.max_rollbacks, self.blowup_factor = max_rollbacks, blowup_factor
         self.rollbacks = 0
         self.epoch_seconds: list[float] = []  # training time of each epoch (no eval/checkpoint)
@@ -127,11 +128,7 @@ class Trainer:
                 raise TypeError(f"model must be a keras.Model or a callable building one, "
                                 f"not {type(model).__name__}")
             self.precision = self.model.dtype_policy.name
-            self.optimizer = keras.optimizers.get(optimizer)
-            if self.precision == "mixed_float16" and not isinstance(
-                    self.optimizer, keras.optimizers.LossScaleOptimizer):
-                self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
-            self.optimizer.build(self.model.trainable_variables)
+            self.optimizer = self.make_optimizer(optimizer, self.optimized_variables())
             named = [resolve_metric(m, loss) for m in metrics]
             self.train_metrics = [keras.metrics.Mean(name="loss"), *named]
             self.eval_metrics = [_clone_metric(m) for m in self.train_metrics]
@@ -140,10 +137,40 @@ class Trainer:
         self._eval_fn = None
         self._cleanup = None
 
+    # ------------------------------------------------------------ hooks for subclasses
+    def make_optimizer(self, optimizer, variables):
+        """A Keras optimizer (object or name) built for ``variables``; loss-scaled under fp16.
+        Call inside ``self.strategy.scope()``."""
+        optimizer = keras.optimizers.get(optimizer)
+        if self.precision == "mixed_float16" and not isinstance(
+                optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer.build(variables)
+        return optimizer
+
+    def optimized_variables(self) -> list:
+        """The variables ``self.optimizer`` updates (a GAN trainer: the discriminator's)."""
+        return self.model.trainable_variables
+
+    @property
+    def optimizers(self) -> dict:
+        """Every optimizer, by checkpoint name (subclasses with several add theirs)."""
+        return {"optimizer": self.optimizer}
+
+    @property
+    def data_inputs(self) -> list:
+        """The Keras inputs the data's first element must match (a GAN trainer: the
+        discriminator's, as its model's own input is noise)."""
+        return self.model.inputs
+
     # ----------------------------------------------------------------------------- steps
     def compute_loss(self, y, y_pred):
-        """Per-example losses as float32."""
-        return tf.cast(self.loss_fn(y, tf.cast(y_pred, tf.float32)), tf.float32)
+        """Per-example losses as float32, plus the model's own ``add_loss`` terms (a VAE's KL,
+        weight penalties) from its latest call."""
+        per_example = tf.cast(self.loss_fn(y, tf.cast(y_pred, tf.float32)), tf.float32)
+        if self.model.losses:
+            per_example += tf.add_n([tf.cast(l, tf.float32) for l in self.model.losses])
+        return per_example
 
     def train_step(self, batch):
         """One optimisation step on one replica's batch; returns the replica's mean loss."""
@@ -152,8 +179,6 @@ class Trainer:
             y_pred = self.model(x, training=True)
             per_example = self.compute_loss(y, y_pred)
             loss = tf.reduce_mean(per_example)
-            if self.model.losses:
-                loss += tf.add_n([tf.cast(l, tf.float32) for l in self.model.losses])
             # The optimizer sums gradients over replicas: scale for a global mean.
             scaled = self.optimizer.scale_loss(loss / self.strategy.num_replicas_in_sync)
         grads = tape.gradient(scaled, self.model.trainable_variables)
@@ -204,7 +229,7 @@ class Trainer:
             lambda spec: tf.zeros([32 if d is None else d for d in spec.shape], spec.dtype),
             element_spec)
         iterator = iter(self._distribute(tf.data.Dataset.from_tensors(batch).repeat()))
-        state = self.model.variables + self.optimizer.variables
+        state = self.model.variables + [v for o in self.optimizers.values() for v in o.variables]
         snapshot = [v.numpy() for v in state]
         n = tf.constant(self.jit_trial_steps)
         functions = {}
@@ -248,10 +273,11 @@ class Trainer:
         if not isinstance(spec, (tuple, list)) or len(spec) < 2:
             raise ValueError(f"Datasets must yield (inputs, targets) pairs; got element_spec {spec}")
         given = tf.nest.flatten(spec[0])  # one spec per model input (a tuple for multi-input)
-        if len(given) != len(self.model.inputs):
-            raise ValueError(f"Model {self.model.name!r} takes {len(self.model.inputs)} inputs but "
+        inputs = self.data_inputs
+        if len(given) != len(inputs):
+            raise ValueError(f"Model {self.model.name!r} takes {len(inputs)} inputs but "
                              f"the data yields {len(given)}: {spec[0]}")
-        for tensor, got_spec in zip(self.model.inputs, given):
+        for tensor, got_spec in zip(inputs, given):
             expected, got = tuple(tensor.shape)[1:], tuple(got_spec.shape)[1:]
             if len(expected) != len(got) or any(e is not None and g is not None and e != g
                                                 for e, g in zip(expected, got)):
@@ -261,8 +287,13 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- loops
     def fit(self, train_data, *, epochs=1, steps_per_epoch=None, validation_data=None,
-            resume=False) -> History:
-        """Train for ``epochs``; with ``resume=True`` continue from the last checkpoint exactly."""
+            callbacks=(), resume=False) -> History:
+        """Train for ``epochs``; with ``resume=True`` continue from the last checkpoint exactly.
+
+        ``callbacks``: functions ``fn(epoch, trainer) -> dict | None`` run at each epoch's end
+        (``epoch`` counts from 1), after validation; their dicts join the epoch's logs (FID of a
+        generator, a sample grid written, ...).
+        """
         probe = self._probe(train_data)
         self._check_inputs(probe)
         cardinality = int(probe.cardinality())
@@ -283,9 +314,9 @@ class Trainer:
         if self.checkpoint_dir is None:
             self.checkpoint_dir = Path(tempfile.mkdtemp(prefix="kerasdl-ckpt-"))
             self._cleanup = weakref.finalize(self, shutil.rmtree, self.checkpoint_dir, True)
-        state = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, epoch=self._epoch,
-                                    rng=self._rng_states(), **data_state)
-        self._weights = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        state = tf.train.Checkpoint(model=self.model, epoch=self._epoch, rng=self._rng_states(),
+                                    **self.optimizers, **data_state)
+        self._weights = tf.train.Checkpoint(model=self.model, **self.optimizers)
         self._manager = tf.train.CheckpointManager(state, str(self.checkpoint_dir),
                                                    max_to_keep=self.keep_checkpoints)
         if resume and self._manager.latest_checkpoint:
@@ -302,7 +333,7 @@ class Trainer:
         if self._train_fn is None:
             self._train_fn = self._make_train_function(self.jit_compile)
 
-        best = min((e["loss"] for e in self.history.epochs if math.isfinite(e["loss"])),
+        best = min((e["loss"] for e in self.history.epochs if math.isfinite(e.get("loss", math.nan))),
                    default=math.inf)
         for epoch in range(int(self._epoch.numpy()), epochs):
             for m in self.train_metrics:
@@ -330,9 +361,11 @@ class Trainer:
             logs = {m.name: float(m.result()) if healthy else math.nan for m in self.train_metrics}
             if validation_data is not None:
                 logs.update({f"val_{k}": v for k, v in self.evaluate(validation_data).items()})
+            for callback in callbacks:
+                logs.update(callback(epoch + 1, self) or {})
             if self.verbose:
                 print("  " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-            if healthy:
+            if healthy and "loss" in logs:
                 best = min(best, logs["loss"])
             self._epoch.assign(epoch + 1)
             self._manager.save(checkpoint_number=epoch + 1)
