@@ -77,11 +77,23 @@ def discriminator_batch(model, rng, batch=16):
     return x, rng.integers(0, 2, (batch, *model.outputs[0].shape[1:])).astype("float32")
 
 
+def structured_images(rng, shape, batch=16, factors=3):
+    """Images in (0, 1) with a few degrees of freedom, like real ones (unlike uniform noise, which
+    no bottleneck can reconstruct): sigmoid of a random mix of ``factors`` smooth waves."""
+    h, w, c = shape
+    yy, xx = np.meshgrid(np.linspace(0, np.pi, h), np.linspace(0, np.pi, w), indexing="ij")
+    waves = np.stack([np.sin((k + 1) * yy) * np.cos((k + 1) * xx) for k in range(factors)])
+    mix = np.tensordot(rng.normal(size=(batch, factors)), waves, axes=1)  # [B, H, W]
+    return np.repeat((1 / (1 + np.exp(-3 * mix)))[..., None], c, -1).astype("float32")
+
+
 def reconstruction_batch(model, rng, batch=16):
-    """Images in [0, 1] (+ class labels) -> per-pixel Bernoulli logits of the same images; y = the
-    images (autoencoders, VAEs, RBMs' mean-field reconstruction, PixelCNN/MADE likelihoods)."""
+    """Structured images in (0, 1) (+ class labels) -> per-pixel Bernoulli logits of the same
+    images; y = the images (autoencoders, VAEs, RBMs' mean-field reconstruction, PixelCNN/MADE
+    likelihoods)."""
     x = random_inputs(model, rng, batch)
-    return x, (x[0] if isinstance(x, tuple) else x)
+    images = structured_images(rng, model.inputs[0].shape[1:], batch)
+    return ((images, *x[1:]) if isinstance(x, tuple) else images), images
 
 
 def _sparse_ce():

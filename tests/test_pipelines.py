@@ -33,3 +33,11 @@ def test_cnn_zoo_pipeline_fast(tmp_path):
     bad = subprocess.run([sys.executable, script, "--models", "resnet9000"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "not in the zoo: resnet9000" in bad.stderr
+
+
+def test_every_pipeline_has_help():
+    """``--help`` on every recipe: it parses its arguments before any heavy work."""
+    for script in sorted((ROOT / "pipelines").glob("*.py")):
+        result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0 and "usage:" in result.stdout, (script.name, result.stderr)

@@ -150,7 +150,8 @@ class GANTrainer(Trainer):
         self.features = None
         if feature_matching is not None:
             layer = discriminator.get_layer(feature_matching)  # ValueError names unknown layers
-            self.features = keras.Model(discriminator.inputs, layer.output)
+            inputs = discriminator.inputs if self.conditional else discriminator.inputs[0]
+            self.features = keras.Model(inputs, layer.output)
 
     @property
     def generator(self):

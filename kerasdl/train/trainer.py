@@ -158,6 +158,12 @@ class Trainer:
         return {"optimizer": self.optimizer}
 
     @property
+    def extra_state(self) -> dict:
+        """Further trackables (with ``.variables``) that training changes and that checkpoints,
+        rollbacks and the XLA trial must save and restore, by name (PCD's persistent chains)."""
+        return {}
+
+    @property
     def data_inputs(self) -> list:
         """The Keras inputs the data's first element must match (a GAN trainer: the
         discriminator's, as its model's own input is noise)."""
@@ -229,7 +235,8 @@ class Trainer:
             lambda spec: tf.zeros([32 if d is None else d for d in spec.shape], spec.dtype),
             element_spec)
         iterator = iter(self._distribute(tf.data.Dataset.from_tensors(batch).repeat()))
-        state = self.model.variables + [v for o in self.optimizers.values() for v in o.variables]
+        state = self.model.variables + [v for o in {**self.optimizers, **self.extra_state}.values()
+                                        for v in o.variables]
         snapshot = [v.numpy() for v in state]
         n = tf.constant(self.jit_trial_steps)
         functions = {}
@@ -315,8 +322,8 @@ class Trainer:
             self.checkpoint_dir = Path(tempfile.mkdtemp(prefix="kerasdl-ckpt-"))
             self._cleanup = weakref.finalize(self, shutil.rmtree, self.checkpoint_dir, True)
         state = tf.train.Checkpoint(model=self.model, epoch=self._epoch, rng=self._rng_states(),
-                                    **self.optimizers, **data_state)
-        self._weights = tf.train.Checkpoint(model=self.model, **self.optimizers)
+                                    **self.optimizers, **self.extra_state, **data_state)
+        self._weights = tf.train.Checkpoint(model=self.model, **self.optimizers, **self.extra_state)
         self._manager = tf.train.CheckpointManager(state, str(self.checkpoint_dir),
                                                    max_to_keep=self.keep_checkpoints)
         if resume and self._manager.latest_checkpoint:
