@@ -46,6 +46,11 @@ Last run: 2026-11-23, defaults (4 epochs x 100 steps = 400 steps at batch 64, i.
             dcgan_mbd (16 kernels)       140.81 / 1.56   dcgan_fm (feature matching)  166.89 / 1.35
             dcgan_ttur (1e-4 / 4e-4, beta1 0)  218.55 / 1.07   (FID / IS; wall 68-176 s each)
           Exported: generator_sngan (TFLite fp32, built-in ops only, max-abs error 4.2e-7).
+Longer:   2026-11-23, --variants gan_minimax,gan_ns,dcgan,sngan,lsgan,wgan_gp --epochs 15
+          --fid-samples 2000 (1,500 steps each; 1,498 s in all, beside the CI suite), same classifier:
+            dcgan 75.76 / 2.53, lsgan 95.55 / 2.16, sngan 98.40 / 2.09, gan_minimax 111.17 / 2.12,
+            gan_ns 131.57 / 1.88, wgan_gp 176.34 / 1.22 (300 G updates)        (FID / IS)
+          Best / plain = 0.681: still above the 0.5 target; every FID was still falling.
 Output:   saved_models/gan_<dataset>/ (gan_<dataset>_fast with --fast): results.md (table),
           metrics.json, fid_vs_epoch.png, samples_<variant>.png, logs/<variant>/ (history, curves),
           and the best generator as a package generator_<variant>/ (model.keras, saved_model/,
