@@ -3,20 +3,23 @@
 
 Command:  python pipelines/dqn_cartpole.py                  (3 variants x 3 seeds, 50k steps each)
           python pipelines/dqn_cartpole.py --variants double_dueling --seeds 5
+          (one invocation per variant into the same --out-dir also works: results.json and the
+          figure cover every variant's runs_<variant>.json found there)
           python pipelines/dqn_cartpole.py --fast --out-dir /tmp/x   (CI smoke run)
 Data:     gymnasium CartPole-v1 (4 observations, 2 actions, +1 per step, episodes truncated at
           500 steps; solved at an average return >= 475), simulated — RL has no dataset.
 Recipe:   kerasdl.rl.dqn.DQNAgent on DQNTrainer (the kerasdl Trainer's compiled loop):
-          q_network MLP 4-256-256-2 (ReLU; dueling: V + A - mean A), Adam 1e-3 with global
-          gradient-norm clipping 10, Huber loss, γ 0.99, replay 50k, batch 64, hard target copy
-          every 500 gradient steps, ε 1 -> 0.05 linearly over the first 10k steps, 1k random
-          steps first; 8 synchronous environments; blocks of 256 env steps / 128 gradient steps.
+          q_network MLP 4-256-256-2 (ReLU; dueling: V + A - mean A), Huber loss, γ 0.99, replay
+          50k, batch 64, 1k random steps first, 8 synchronous environments, blocks of 256 env
+          steps / 128 gradient steps; rl-baselines3-zoo's tuned CartPole values: Adam 2.3e-3
+          (global gradient-norm clipping 10), hard target copy every 128 gradient steps, ε 1 ->
+          0.04 linearly over the first 8k steps.
 Metrics:  greedy return (no exploration) averaged over 100 evaluation episodes (seeds never used
-          in training) of the *best checkpoint* (the weights of the best 20-episode evaluation,
-          run every 10 blocks) and of the final weights; seed-to-seed spread.
+          in training or selection) of the *best checkpoint* (the weights of the best 20-episode
+          evaluation, run every 5 blocks) and of the final weights; seed-to-seed spread.
 Export:   the best run's Q-network via kerasdl.export.export_model (fp32 TFLite, built-in ops,
-          parity <= 1e-4 on 1,000 replayed observations), then the TFLite policy plays the same
-          100 evaluation episodes.
+          max-abs parity <= max(1e-4, 1e-6 max|Q|) on 1,000 observations of its greedy episodes:
+          Q values reach ~100), then the TFLite policy plays the same 100 evaluation episodes.
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with other jobs.
 Last run: see RESULTS below.
 Output:   saved_models/dqn_cartpole/: results.json, learning_curves.png, <variant>_seed<k>.keras,
@@ -25,6 +28,7 @@ Output:   saved_models/dqn_cartpole/: results.json, learning_curves.png, <varian
           docs/rl_dqn_cartpole.png.
 """
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -40,7 +44,9 @@ VARIANTS = {"dqn": {"double": False, "dueling": False},
             "double": {"double": True, "dueling": False},
             "double_dueling": {"double": True, "dueling": True}}
 STEPS, SEEDS, EVAL_EPISODES = 50_000, 3, 100
-LEARNING_RATE, TARGET_UPDATE_PERIOD, EPSILON_STEPS, FINAL_EPSILON = 1e-3, 500, 10_000, 0.05
+# rl-baselines3-zoo's tuned CartPole DQN (lr 2.3e-3, target synced every 128-step block,
+# ε over 16% of 50k steps to 0.04); lr 1e-3 with 500-step target copies reached only ~170-320
+LEARNING_RATE, TARGET_UPDATE_PERIOD, EPSILON_STEPS, FINAL_EPSILON = 2.3e-3, 128, 8_000, 0.04
 FINAL_EVAL_SEED = 2_000_000  # the 100 scoring episodes: seeds unused in training and selection
 FAST = {"steps": 1_536, "learning_starts": 512, "eval_every": 2, "eval_episodes": 5,
         "hidden_units": (32,), "final_episodes": 10}
@@ -57,7 +63,7 @@ def train_one(variant, seed, args, out):
                      epsilon=LinearSchedule(1.0, args.final_epsilon, args.epsilon_steps),
                      hidden_units=fast.get("hidden_units", (256, 256)),
                      learning_starts=fast.get("learning_starts", 1_000),
-                     eval_every=fast.get("eval_every", 10),
+                     eval_every=fast.get("eval_every", 5),
                      eval_episodes=fast.get("eval_episodes", 20),
                      tau=args.tau, jit_compile=False if args.fast else "auto",
                      verbose=args.verbose)
@@ -70,7 +76,7 @@ def train_one(variant, seed, args, out):
     final = agent.evaluate(episodes, seed=FINAL_EVAL_SEED)
     agent.restore_best()
     best = agent.evaluate(episodes, seed=FINAL_EVAL_SEED)
-    agent.model.save(out / f"{variant}_seed{seed}.keras")
+    agent.model.save(out / f"{variant}_seed{seed}.keras")  # the best checkpoint
     row = {"variant": variant, "seed": seed, "env_steps": agent.env_steps,
            "train_seconds": round(train_seconds, 1), "policy": agent.trainer.policy,
            "best_checkpoint_step": agent.best_step, "best_checkpoint_eval20": agent.best_return,
@@ -84,29 +90,38 @@ def train_one(variant, seed, args, out):
     return agent, row
 
 
-def export_best(agent, row, args, out):
+def export_best(row, args, out):
     """Export the best run's Q-network; its TFLite policy plays the same scoring episodes."""
+    import keras
+
     from kerasdl.export import export_model
     from kerasdl.export.tflite import TFLiteRunner
     from kerasdl.rl.evaluation import evaluate_greedy
 
-    observations = agent.replay.observations.numpy()[:agent.replay.size]
+    model = keras.models.load_model(out / f"{row['variant']}_seed{row['seed']}.keras")
+    q_values = lambda x: model(x, training=False).numpy()  # noqa: E731
+    episodes = FAST["final_episodes"] if args.fast else EVAL_EPISODES
+    keras_returns, observations = evaluate_greedy(q_values, "CartPole-v1", episodes,
+                                                  seed=FINAL_EVAL_SEED, return_observations=True)
     sample = observations[np.random.default_rng(0).choice(len(observations), 1_000)]
+    q_scale = float(np.abs(q_values(sample)).max())
     name = f"dqn_cartpole_best{'_fast' if args.fast else ''}"
-    meta = export_model(agent.model, name, out_dir=args.out_dir, modes=("fp32",), test_data=sample,
-                        metrics={"return_mean_100": row["return_best_checkpoint_mean"]},
+    # Q values reach ~1 / (1 - γ) = 100: allow the same *relative* fp32 error (1e-6) as at scale 1
+    meta = export_model(model, name, out_dir=args.out_dir, modes=("fp32",), test_data=sample,
+                        metrics={"return_mean_100": float(keras_returns.mean())},
+                        fp32_tolerance=max(1e-4, 1e-6 * q_scale),
                         latency_runs=10 if args.fast else 50)
     runner = TFLiteRunner((Path(args.out_dir) / name / meta["modes"]["fp32"]["file"]).read_bytes())
-    episodes = FAST["final_episodes"] if args.fast else EVAL_EPISODES
     tflite_returns = evaluate_greedy(runner.predict, "CartPole-v1", episodes, seed=FINAL_EVAL_SEED)
-    keras_actions = agent.q_values(sample).argmax(-1)
-    return {"run": f"{row['variant']}_seed{row['seed']}", "folder": name,
-            "max_abs_error": meta["modes"]["fp32"]["parity"]["max_abs_error"],
-            "action_agreement": float((runner.predict(sample).argmax(-1) == keras_actions).mean()),
+    error = meta["modes"]["fp32"]["parity"]["max_abs_error"]
+    return {"run": f"{row['variant']}_seed{row['seed']}", "folder": name, "max_abs_error": error,
+            "max_abs_q": q_scale, "relative_error": error / max(q_scale, 1e-12),
+            "action_agreement": float((runner.predict(sample).argmax(-1)
+                                       == q_values(sample).argmax(-1)).mean()),
             "size_bytes": meta["modes"]["fp32"]["size_bytes"],
             "latency_ms_batch1": meta["modes"]["fp32"]["latency"]["threads_1"]["median_ms"],
             "return_mean": float(tflite_returns.mean()), "return_std": float(tflite_returns.std()),
-            "keras_return_mean": row["return_best_checkpoint_mean"]}
+            "keras_return_mean": float(keras_returns.mean())}
 
 
 def plot_curves(rows, path, target=475):
@@ -168,31 +183,31 @@ def main(argv=None):
     out = Path(args.out_dir) / f"dqn_cartpole{'_fast' if args.fast else ''}"
     out.mkdir(parents=True, exist_ok=True)
     seeds = 1 if args.fast else args.seeds
-    rows, best = [], None
     for variant in args.variants:
+        rows = []
         for seed in range(seeds):
             agent, row = train_one(variant, seed, args, out)
             rows.append(row)
-            if best is None or row["return_best_checkpoint_mean"] > best[1]["return_best_checkpoint_mean"]:
-                if best is not None:
-                    best[0].close()
-                best = (agent, row)
-            else:
-                agent.close()
+            agent.close()
             keras.backend.clear_session()
+        atomic_write_json(out / f"runs_{variant}.json", rows)
+    # the summary covers every variant run so far into this folder (one invocation per variant
+    # keeps each run short on a shared machine)
+    rows = [r for variant in VARIANTS if (out / f"runs_{variant}.json").exists()
+            for r in json.loads((out / f"runs_{variant}.json").read_text())]
     summary = {"steps": args.steps if not args.fast else FAST["steps"], "variants": {}}
-    for variant in args.variants:
+    for variant in dict.fromkeys(r["variant"] for r in rows):
         runs = [r for r in rows if r["variant"] == variant]
         means = [r["return_best_checkpoint_mean"] for r in runs]
         summary["variants"][variant] = {
             "seeds": len(runs), "return_best_checkpoint_mean_over_seeds": float(np.mean(means)),
             "return_best_checkpoint_per_seed": means,
             "return_final_per_seed": [r["return_final_mean"] for r in runs],
+            "train_seconds_per_seed": [r["train_seconds"] for r in runs],
             "solved_seeds(>=475)": int(sum(m >= 475 for m in means))}
-    summary["tflite"] = export_best(*best, args, out)
-    best[0].close()
-    summary["runs"] = rows
-    summary["wall_seconds"] = round(time.perf_counter() - start, 1)
+    best = max(rows, key=lambda r: r["return_best_checkpoint_mean"])
+    summary["tflite"] = export_best(best, args, out)
+    summary["wall_seconds_this_invocation"] = round(time.perf_counter() - start, 1)
     plot_curves(rows, out / "learning_curves.png")
     atomic_write_json(out / "results.json", summary)
     if args.docs:
@@ -203,7 +218,8 @@ def main(argv=None):
               f"final {s['return_final_per_seed']}")
     t = summary["tflite"]
     print(f"TFLite ({t['run']}): return {t['return_mean']:.1f} vs Keras {t['keras_return_mean']:.1f}, "
-          f"max-abs error {t['max_abs_error']:.2e}; wrote {out} in {summary['wall_seconds']} s")
+          f"max-abs error {t['max_abs_error']:.2e}; wrote {out} in "
+          f"{summary['wall_seconds_this_invocation']} s")
     return summary
 
 

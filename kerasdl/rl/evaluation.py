@@ -24,21 +24,26 @@ def make_vector_env(env_id: str, num_envs: int, *, autoreset_mode="NextStep", **
 
 
 def evaluate_greedy(q_values, env_id: str, episodes: int = 100, *, seed: int = 0,
-                    max_parallel: int = 100, **env_kwargs) -> np.ndarray:
-    """Undiscounted returns of ``episodes`` greedy episodes (argmax Q, no exploration)."""
+                    max_parallel: int = 100, return_observations=False, **env_kwargs):
+    """Undiscounted returns of ``episodes`` greedy episodes (argmax Q, no exploration); with
+    ``return_observations``, also every observation the policy acted on (``[N, ...]``)."""
     if int(episodes) < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    returns = []
+    returns, seen = [], []
     for first in range(0, int(episodes), int(max_parallel)):
         n = min(int(max_parallel), int(episodes) - first)
         envs = make_vector_env(env_id, n, **env_kwargs)
         observations, _ = envs.reset(seed=seed + first)
         totals, running = np.zeros(n), np.ones(n, dtype=bool)
         while running.any():
+            if return_observations:
+                seen.append(observations[running].astype(np.float32))
             actions = np.argmax(np.asarray(q_values(observations.astype(np.float32))), axis=-1)
             observations, rewards, terminated, truncated, _ = envs.step(actions)
             totals += np.where(running, rewards, 0.0)
             running &= ~(terminated | truncated)  # later steps of a finished env are ignored
         envs.close()
         returns.extend(totals.tolist())
+    if return_observations:
+        return np.asarray(returns), np.concatenate(seen)
     return np.asarray(returns)
