@@ -70,8 +70,8 @@ def test_target_network_lags_and_double_dqn_targets_use_both_networks():
     assert all(np.array_equal(a, b) for a, b in zip(lagging, start))  # still the initial copy
     assert not all(np.array_equal(a, b) for a, b in zip(t.model.get_weights(), start))
     next_obs = np.random.default_rng(1).normal(size=(5, 4)).astype("float32")
-    expected = td_targets(np.ones(5), np.zeros(5), t.target_network.predict(next_obs, verbose=0),
-                          0.9, t.model.predict(next_obs, verbose=0))
+    expected = td_targets(np.ones(5), np.zeros(5), t.target_network(next_obs).numpy(), 0.9,
+                          t.model(next_obs).numpy())
     np.testing.assert_allclose(t.targets(np.ones(5), next_obs, np.zeros(5)), expected, rtol=1e-5)
     run_steps(t, 1)  # step 3: hard copy
     assert all(np.array_equal(a, b) for a, b in zip(t.target_network.get_weights(),
@@ -90,8 +90,8 @@ def test_polyak_target_update():
 
 
 def test_dueling_head_is_value_plus_centred_advantage():
-    model = kerasdl.create_model("dueling_q_network", observation_dim=4, num_actions=3,
-                                 hidden_units=(8,))
+    model = kerasdl.create_model("q_network", observation_dim=4, num_actions=3, hidden_units=(8,),
+                                 dueling=True)
     x = np.random.default_rng(0).normal(size=(6, 4)).astype("float32")
     parts = keras.Model(model.inputs[0], [model.get_layer("value").output,
                                        model.get_layer("advantage").output])
@@ -114,7 +114,7 @@ def test_dqn_on_a_full_replay_of_a_known_mdp_learns_q_star(double):
     t = DQNTrainer(q, replay, keras.optimizers.Adam(1e-2), gamma=0.9, double=double,
                    target_update_period=25, jit_compile=False, steps_per_execution=200, verbose=0)
     t.fit(sampling_draws(10), epochs=1, steps_per_epoch=1600)
-    np.testing.assert_allclose(q.predict(eye[1:6], verbose=0), optimal[1:6], atol=0.01)  # seen 5e-4
+    np.testing.assert_allclose(q(eye[1:6]), optimal[1:6], atol=0.01)  # seen 5e-4
     t.close()
 
 

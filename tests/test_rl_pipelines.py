@@ -23,6 +23,8 @@ def test_cliff_walking_pipeline_fast(tmp_path):
 
 
 def test_dqn_cartpole_pipeline_fast(tmp_path):
+    """Train a dueling double DQN briefly, export it (built-in ops, parity) and replay its episodes
+    with the TFLite interpreter."""
     run("dqn_cartpole.py", "--fast", "--variants", "double_dueling", "--out-dir", str(tmp_path))
     results = json.loads((tmp_path / "dqn_cartpole_fast" / "results.json").read_text())
     tflite = results["tflite"]

@@ -1,7 +1,7 @@
 """Reinforcement learning: tabular planning (value/policy iteration) and learning (Monte Carlo,
 TD(0), Q-learning, Sarsa, Sarsa(λ)) in NumPy, and DQN on the kerasdl Trainer.
 
-Names load lazily, so the tabular tools import neither TensorFlow nor Keras.
+Names load lazily, so the tabular tools import neither TensorFlow nor Keras (DQN's do).
 """
 from kerasdl.lazy import lazy_exports
 
@@ -18,6 +18,9 @@ _EXPORTS = {
     **dict.fromkeys(("first_visit_returns", "mc_control"), "kerasdl.rl.monte_carlo"),
     "td0_prediction": "kerasdl.rl.td_prediction",
     **dict.fromkeys(("RandomWalkEnv", "TRUE_VALUES"), "kerasdl.rl.random_walk"),
+    **dict.fromkeys(("ReplayBuffer", "sampling_draws"), "kerasdl.rl.replay"),
+    **dict.fromkeys(("evaluate_greedy", "make_vector_env"), "kerasdl.rl.evaluation"),
+    "DQNAgent": "kerasdl.rl.dqn",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -28,13 +28,11 @@ def td0_prediction(env, policy, episodes, *, alpha=0.05, gamma=1.0, initial_valu
         for _ in range(int(max_steps)):
             action = rng.choice(num_actions, p=policy[state])
             next_state, reward, terminated, truncated, _ = env.step(action)
-            if terminated:
-                seen_terminal[next_state] = True
-                values[next_state] = 0.0
+            seen_terminal[next_state] |= bool(terminated)
             target = reward + (0.0 if terminated else gamma * values[next_state])
             values[state] += alpha * (target - values[state])
             state = next_state
             if terminated or truncated:
                 break
-    values[seen_terminal] = 0.0
+    values[seen_terminal] = 0.0  # never updated; a terminal state is worth nothing
     return values

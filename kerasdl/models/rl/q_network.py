@@ -15,9 +15,6 @@ from kerasdl.models.base import FunctionalModel, register_model
 
 @register_model("q_network", task="q_values", deployable=True, tags=("rl", "dqn"),
                 small={"observation_dim": 4, "num_actions": 3, "hidden_units": (16,)})
-@register_model("dueling_q_network", task="q_values", deployable=True, tags=("rl", "dqn"),
-                defaults={"dueling": True},
-                small={"observation_dim": 4, "num_actions": 3, "hidden_units": (16,)})
 class QNetwork(FunctionalModel):
     """Observation ``[B, observation_dim]`` -> ReLU ``hidden_units`` -> Q ``[B, num_actions]``."""
 
