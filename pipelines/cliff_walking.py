@@ -34,7 +34,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kerasdl.io import atomic_path, atomic_write_json  # noqa: E402
+from kerasdl.analysis.figures import save_figure  # noqa: E402
+from kerasdl.io import atomic_write_json  # noqa: E402
 
 EPISODES, SEEDS, ALPHA, EPSILON = 500, 10, 0.5, 0.1
 FAST = {"episodes": 100, "seeds": 2}
@@ -74,10 +75,7 @@ def plot_returns(curves, path):
     ax.set_title(f"CliffWalking, ε-greedy ε={EPSILON}, α={ALPHA} (band: seeds' 25-75%)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_paths(paths, path):
@@ -105,10 +103,7 @@ def plot_paths(paths, path):
     ax.set_aspect("equal")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
     ax.set_title("greedy paths after training (seed 0)")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):

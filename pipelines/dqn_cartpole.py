@@ -38,7 +38,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kerasdl.io import atomic_path, atomic_write_json  # noqa: E402
+from kerasdl.analysis.figures import save_figure  # noqa: E402
+from kerasdl.io import atomic_write_json  # noqa: E402
 
 VARIANTS = {"dqn": {"double": False, "dueling": False},
             "double": {"double": True, "dueling": False},
@@ -150,10 +151,7 @@ def plot_curves(rows, path, target=475):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
     axes[0][0].set_ylabel("return")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):
