@@ -36,6 +36,8 @@ class DQNAgent:
         target_update_period / tau: hard target copies every that many gradient steps, or Polyak
             averaging (default: hard copies every 500 steps).
         clipnorm: global gradient-norm clipping of the Adam optimizer.
+        seed: seeds the environments, the exploration RNG, the replay sampler and (globally,
+            through ``keras.utils.set_random_seed``) the network's initialisation.
         Other arguments: see the module docstring; checkpoint_dir/log_dir/jit_compile go to the
         Trainer.
     """
