@@ -96,6 +96,14 @@ def reconstruction_batch(model, rng, batch=16):
     return ((images, *x[1:]) if isinstance(x, tuple) else images), images
 
 
+def q_value_batch(model, rng, batch=16):
+    """Observations [B, D] -> one Q value per action [B, A]; y = Q targets, a fixed random linear
+    function of the observations (learnable, as bootstrapped targets are)."""
+    x = random_inputs(model, rng, batch)
+    weights = rng.normal(size=(x.shape[-1], model.outputs[0].shape[-1]))
+    return x, (x @ weights).astype("float32")
+
+
 def _sparse_ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -115,6 +123,7 @@ TASKS = {
                       "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
     "reconstruction": {"batch": reconstruction_batch,
                        "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
+    "q_values": {"batch": q_value_batch, "loss": keras.losses.Huber},  # DQN's regression of targets
 }
 
 

@@ -10,6 +10,7 @@ _EXPORTS = {
     **dict.fromkeys(("Trainer", "TrainingDivergedError", "per_example_loss"),
                     "kerasdl.train.trainer"),
     **dict.fromkeys(("GANTrainer", "GAN_OBJECTIVES"), "kerasdl.train.adversarial"),
+    **dict.fromkeys(("DQNTrainer", "td_targets"), "kerasdl.train.dqn"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
