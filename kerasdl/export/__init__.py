@@ -11,7 +11,8 @@ from kerasdl.lazy import lazy_exports
 _EXPORTS = {
     "export_saved_model": "kerasdl.export.saved_model",
     **dict.fromkeys(("MODES", "convert", "op_names", "check_builtin_ops", "TFLiteRunner", "parity",
-                     "float32_model", "NonBuiltinOpError", "ParityError"), "kerasdl.export.tflite"),
+                     "float32_model", "NonBuiltinOpError", "ParityError", "predict_named"),
+                   "kerasdl.export.tflite"),
     **dict.fromkeys(("latency", "size_bytes"), "kerasdl.export.bench"),
     "export_model": "kerasdl.export.package",
 }
