@@ -1,9 +1,11 @@
-"""Graphs in numpy: edge lists and padded batches (:mod:`.edges`), Laplacians (:mod:`.laplacian`),
+"""Graphs in numpy: edge lists and padded batches (:mod:`.edges`), node features
+(:mod:`.features`), Laplacians (:mod:`.laplacian`),
 the graph Fourier transform and spectral filters (:mod:`.spectral`), and GraphSAGE neighbour
 sampling (:mod:`.sampling`). No TensorFlow here; the Keras layers are in :mod:`kerasdl.layers.graph`.
 """
 from kerasdl.graph.edges import (  # noqa: F401
-    GraphBatch, adjacency_matrix, check_edges, edges_from_adjacency, pad_graphs, to_undirected)
+    Graph, GraphBatch, adjacency_matrix, check_edges, edges_from_adjacency, pad_graphs, to_undirected)
+from kerasdl.graph.features import degree_features, one_hot  # noqa: F401
 from kerasdl.graph.laplacian import degrees, laplacian, scaled_laplacian  # noqa: F401
 from kerasdl.graph.sampling import NeighborSampler  # noqa: F401
 from kerasdl.graph.spectral import (  # noqa: F401

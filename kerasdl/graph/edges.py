@@ -65,6 +65,32 @@ def edges_from_adjacency(adjacency) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass
+class Graph:
+    """One graph: ``num_nodes``, an ``edges [E, 2]`` list, and whatever labels it carries."""
+
+    num_nodes: int
+    edges: np.ndarray  # [E, 2] int32 (source, target)
+    node_labels: np.ndarray | None = None  # [N] int32
+    edge_weights: np.ndarray | None = None  # [E] float
+    edge_labels: np.ndarray | None = None  # [E] int32
+    graph_label: int | None = None
+
+    def __post_init__(self):
+        self.edges = check_edges(self.edges, self.num_nodes)
+        for name in ("edge_weights", "edge_labels"):
+            value = getattr(self, name)
+            if value is not None and len(value) != len(self.edges):
+                raise ValueError(f"{name} has {len(value)} entries for {len(self.edges)} edges")
+        if self.node_labels is not None and len(self.node_labels) != self.num_nodes:
+            raise ValueError(f"node_labels has {len(self.node_labels)} entries for "
+                             f"{self.num_nodes} nodes")
+
+    def undirected(self) -> np.ndarray:
+        """Both directions of every edge (:func:`to_undirected`)."""
+        return to_undirected(self.edges, self.num_nodes)
+
+
+@dataclass
 class GraphBatch:
     """Graphs padded to a common size: the inputs of kerasdl's graph models."""
 
