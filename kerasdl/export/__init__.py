@@ -15,6 +15,7 @@ _EXPORTS = {
                    "kerasdl.export.tflite"),
     **dict.fromkeys(("latency", "size_bytes"), "kerasdl.export.bench"),
     "export_model": "kerasdl.export.package",
+    "export_multi_input_model": "kerasdl.export.multi_input",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -45,7 +45,7 @@ class SAGEConv(_LinearMessagePassing):
             self.pool = keras.layers.Dense(agg_width, activation="relu", name="pool")
             self.pool.build((None, width))
         elif self.aggregator == "lstm":
-            self.lstm = keras.layers.LSTM(agg_width, name="lstm")
+            self.lstm = keras.layers.LSTM(agg_width, unroll=True, name="lstm")  # TFLite: no WHILE
             self.lstm.build((None, self.max_neighbors, width))
         else:
             agg_width = width
