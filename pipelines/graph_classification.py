@@ -109,7 +109,7 @@ def curve_plot(curves, every, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kerasdl.io import atomic_path
+    from kerasdl.io import save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, per_fold in curves.items():
@@ -120,9 +120,7 @@ def curve_plot(curves, every, path):
     ax.set(xlabel="epoch", ylabel="test-fold accuracy", ylim=(0.4, 1.0),
            title="MUTAG, 10-fold CV: mean ± std over folds")
     ax.legend(loc="lower right")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):

@@ -21,7 +21,18 @@ Metrics:  test accuracy, mean ± std over seeds 0..9 (weights and, for drosophil
 Export:   the best GNN of each dataset (best seed) -> saved_models/node_classification_<dataset>/:
           model.keras, saved_model/, fp32 TFLite (built-in ops only, parity checked), metadata.json.
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with other jobs.
-Last run: (filled in below after the measured run)
+Last run: 2026-12-01, `python pipelines/node_classification.py`: 1,537 s wall on a machine shared
+          with ~5 other training jobs (load 10-13 on 2 cores). Test accuracy, mean ± std, 10 seeds:
+                               karate_club (32 test)   drosophila (169 test)
+            gcn                0.963 ± 0.012           0.845 ± 0.046
+            chebnet            0.644 ± 0.118           0.889 ± 0.033
+            gat                0.884 ± 0.071           0.789 ± 0.067
+            graphsage          0.716 ± 0.092           0.894 ± 0.025
+            graphsage_sampled  0.762 ± 0.097           0.923 ± 0.034
+            mlp (no graph)     0.506 ± 0.085           0.620 ± 0.130
+          Every GNN beats the MLP on both graphs. Exported: karate gcn (seed acc 0.969; fp32 TFLite
+          17.9 KB, max-abs error 4.8e-7, 0.05 ms), drosophila graphsage_sampled (0.964; 43 KB,
+          2.4e-6, 13 ms for the whole 209-node graph, 1 thread).
 Output:   saved_models/node_classification/: results.json, results.md, karate_embedding.png.
 """
 import argparse
@@ -160,7 +171,7 @@ class SeededRuns:
         return self.model.predict(self.inputs(), verbose=0)[0]
 
 
-def embedding_plot(model, feats, edges, labels, train, class_names, path, accuracy):
+def embedding_plot(model, label, feats, edges, labels, train, class_names, path, accuracy):
     """The first GNN layer's node states, PCA to 2-D, coloured by faction, edges drawn."""
     import keras
     import matplotlib
@@ -168,7 +179,7 @@ def embedding_plot(model, feats, edges, labels, train, class_names, path, accura
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kerasdl.io import atomic_path
+    from kerasdl.io import save_figure
 
     from kerasdl.layers.graph import MessagePassing
 
@@ -185,11 +196,9 @@ def embedding_plot(model, feats, edges, labels, train, class_names, path, accura
                    edgecolors="k", linewidths=0.5)
     ax.scatter(*xy[train].T, marker="*", s=320, c="none", edgecolors="k", linewidths=1.5,
                label="labelled", zorder=3)
-    ax.set_title(f"Karate club, {model.name} hidden states (PCA), test acc {accuracy:.3f}")
+    ax.set_title(f"Karate club, {label} first-layer states (PCA), test acc {accuracy:.3f}")
     ax.legend(loc="best")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):
@@ -235,7 +244,7 @@ def main(argv=None):
         model = build(model_name, feats.shape[1], int(labels.max()) + 1)
         model.set_weights(weights)
         if name == "karate_club":
-            embedding_plot(model, feats, edges, labels, train, class_names,
+            embedding_plot(model, model_name, feats, edges, labels, train, class_names,
                            out / "karate_embedding.png", acc)
         meta = export_multi_input_model(model, f"node_classification_{name}{suffix}",
                                         (feats[None], edges[None]), y=labels[None],
