@@ -103,7 +103,8 @@ def build(model_name, num_features, num_classes):
 
 
 def model_inputs(model, x, edges):
-    return (x, edges)[:len(model.inputs)] if len(model.inputs) > 1 else x
+    """``(x, edges)`` for a GNN, ``x`` alone for the graph-free MLP."""
+    return (x, edges) if len(model.inputs) == 2 else x
 
 
 def sampled_batches(edges, feats, labels, train, seed, steps):

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,6 +35,7 @@ def test_node_classification_pipeline_fast(tmp_path):
     assert bad.returncode == 2 and "must include the mlp baseline" in bad.stderr
 
 
+@pytest.mark.slow  # ~25 s on an idle machine (two models traced, GIN exported); -m slow runs it
 def test_graph_classification_pipeline_fast(tmp_path):
     done = run("graph_classification.py", "--fast", "--out-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]

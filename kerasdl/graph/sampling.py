@@ -20,7 +20,9 @@ from kerasdl.graph.edges import PAD, check_edges
 
 @dataclass
 class SampledSubgraph:
-    nodes: np.ndarray  # [n_max] int32 global ids of the subgraph's nodes (seeds first; 0 = padding)
+    """One mini-batch: its first ``num_seeds`` nodes are the seeds (sorted), the rows a loss reads."""
+
+    nodes: np.ndarray  # [n_max] int32 global ids of the subgraph's nodes, 0 on padding
     edges: np.ndarray  # [e_max, 2] int32 local (source, target) rows, -1 rows are padding
     node_mask: np.ndarray  # [n_max] float32, 1 for sampled nodes
     num_seeds: int
@@ -29,12 +31,6 @@ class SampledSubgraph:
         """Model inputs ``(x [1, n_max, F], edges [1, e_max, 2])`` with the nodes' features."""
         x = np.asarray(node_features, np.float32)[self.nodes] * self.node_mask[:, None]
         return x[None], self.edges[None]
-
-    def seed_weights(self) -> np.ndarray:
-        """``[1, n_max]`` loss weights: 1 on the seeds, 0 elsewhere."""
-        w = np.zeros((1, len(self.nodes)), np.float32)
-        w[0, :self.num_seeds] = 1.0
-        return w
 
 
 class NeighborSampler:

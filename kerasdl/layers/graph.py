@@ -222,32 +222,27 @@ class ChebConv(_LinearMessagePassing):
 @keras.saving.register_keras_serializable(package="kerasdl")
 class GINConv(MessagePassing):
     """Xu et al. (2019): ``h' = MLP((1 + eps) h + sum_{s -> t} h_s)``; the MLP is Dense layers of
-    ``units`` (a tuple), each followed by ``activation``. ``learn_epsilon`` makes ``eps`` a weight
-    (GIN-eps), else it stays ``epsilon`` (GIN-0 for 0). The paper puts batch norm before each
-    activation; over padded batches its statistics would count the padding nodes, so
-    ``layer_norm=True`` normalises each node's units instead (LayerNormalization)."""
+    ``units`` (a tuple) with ``activation`` after each. ``learn_epsilon`` makes ``eps`` a weight
+    (GIN-eps), else it stays ``epsilon`` (GIN-0 for 0). No batch norm: padded nodes would bias it."""
 
     def __init__(self, units=(64, 64), epsilon=0.0, learn_epsilon=False, activation="relu",
-                 layer_norm=False, **kwargs):
+                 **kwargs):
         super().__init__(**kwargs)
         self.units = tuple(int(u) for u in ((units,) if isinstance(units, int) else units))
         if not self.units or min(self.units) < 1:
             raise ValueError(f"units must be positive layer widths, got {units}")
         self.epsilon, self.learn_epsilon = float(epsilon), bool(learn_epsilon)
-        self.activation, self.layer_norm = keras.activations.get(activation), bool(layer_norm)
-        self.mlp = [keras.layers.Dense(u, name=f"dense_{i}") for i, u in enumerate(self.units)]
-        self.norms = [keras.layers.LayerNormalization(name=f"layer_norm_{i}")
-                      for i in range(len(self.units))] if self.layer_norm else []
+        self.activation = keras.activations.get(activation)
+        self.mlp = [keras.layers.Dense(u, activation=self.activation, name=f"dense_{i}")
+                    for i, u in enumerate(self.units)]
 
     def build(self, x_shape, edges_shape=None):
         self.eps = self.add_weight(name="epsilon", shape=(), trainable=self.learn_epsilon,
                                    initializer=keras.initializers.Constant(self.epsilon))
         width = x_shape[-1]
-        for dense, norm in zip(self.mlp, self.norms or [None] * len(self.mlp)):
+        for dense in self.mlp:
             dense.build((None, width))
             width = dense.units
-            if norm is not None:
-                norm.build((None, width))
 
     @property
     def output_units(self) -> int:
@@ -255,14 +250,13 @@ class GINConv(MessagePassing):
 
     def propagate(self, x, source, target, num_nodes, training=None):
         h = (1.0 + tf.cast(self.eps, x.dtype)) * x + scatter(tf.gather(x, source), target, num_nodes)
-        for i, dense in enumerate(self.mlp):
+        for dense in self.mlp:
             h = dense(h)
-            h = self.activation(self.norms[i](h) if self.layer_norm else h)
         return h
 
     def get_config(self):
         return {**super().get_config(), "units": list(self.units), "epsilon": self.epsilon,
-                "learn_epsilon": self.learn_epsilon, "layer_norm": self.layer_norm,
+                "learn_epsilon": self.learn_epsilon,
                 "activation": keras.activations.serialize(self.activation)}
 
 
