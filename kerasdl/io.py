@@ -43,6 +43,18 @@ def atomic_write_json(path, obj) -> Path:
     return atomic_write_text(path, to_json(obj))
 
 
+def save_figure(fig, path, dpi=120) -> Path:
+    """Write a matplotlib figure as PNG atomically (tight bounding box) and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
 def _jsonable(value):
     if hasattr(value, "tolist"):
         return value.tolist()

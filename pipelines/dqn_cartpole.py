@@ -59,7 +59,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kerasdl.analysis.figures import save_figure  # noqa: E402
+from kerasdl.io import save_figure  # noqa: E402
 from kerasdl.io import atomic_write_json  # noqa: E402
 
 VARIANTS = {"dqn": {"double": False, "dueling": False},

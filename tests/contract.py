@@ -104,6 +104,45 @@ def q_value_batch(model, rng, batch=16):
     return x, (x @ weights).astype("float32")
 
 
+def random_graph_batch(model, rng, batch=16, nodes=10, edges=40, vary_size=False):
+    """``batch`` random undirected graphs of up to ``nodes`` nodes with normal node features sized
+    for ``model.inputs[0]``, padded (kerasdl.graph.pad_graphs) to ``edges`` rows; also returns the
+    mean of each node's in-neighbours' features (what the learnable labels below depend on)."""
+    from kerasdl.graph import pad_graphs, to_undirected
+
+    features, graphs = model.inputs[0].shape[-1], []
+    for _ in range(batch):
+        n = int(rng.integers(nodes // 2, nodes + 1)) if vary_size else nodes
+        pairs = to_undirected(rng.integers(0, n, (edges // 2, 2)), n)[:edges]
+        graphs.append((rng.normal(size=(n, features)).astype("float32"), pairs))
+    padded = pad_graphs(graphs, num_nodes=nodes, num_edges=edges)
+    neighbour_mean = np.zeros_like(padded.node_features)
+    for b, (x, pairs) in enumerate(graphs):
+        np.add.at(neighbour_mean[b], pairs[:, 1], x[pairs[:, 0]])
+        neighbour_mean[b, :len(x)] /= np.maximum(np.bincount(pairs[:, 1], minlength=len(x)), 1)[:, None]
+    return padded, neighbour_mean
+
+
+def node_classification_batch(model, rng, batch=16):
+    """(node_features [B, N, F], edges [B, E, 2]) -> node logits [B, N, C]; y [B, N] is the argmax
+    of a fixed random linear map of each node's features plus its neighbours' mean (learnable)."""
+    padded, neighbour_mean = random_graph_batch(model, rng, batch)
+    weights = np.random.default_rng(0).normal(size=(padded.node_features.shape[-1],
+                                                    model.outputs[0].shape[-1]))
+    y = np.argmax((padded.node_features + neighbour_mean) @ weights, -1).astype("int32")
+    return padded.inputs(), y
+
+
+def graph_classification_batch(model, rng, batch=16):
+    """(node_features, edges, node_mask) of graphs of 5-10 nodes -> graph logits [B, C]; y [B] is
+    the quantile bin of the graph's summed first feature plus its number of edges (learnable)."""
+    padded, _ = random_graph_batch(model, rng, batch, vary_size=True)
+    score = (padded.node_features[..., 0] * padded.node_mask).sum(1) + (padded.edges[..., 0] >= 0).sum(1) / 4
+    classes = model.outputs[0].shape[-1]
+    y = np.searchsorted(np.quantile(score, np.linspace(0, 1, classes + 1)[1:-1]), score)
+    return padded.inputs(with_mask=True), y.astype("int32")
+
+
 def _sparse_ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -124,6 +163,9 @@ TASKS = {
     "reconstruction": {"batch": reconstruction_batch,
                        "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
     "q_values": {"batch": q_value_batch, "loss": keras.losses.Huber},  # DQN's regression of targets
+    # graph models (kerasdl.layers.graph conventions): padded batches of small random graphs
+    "node_classification": {"batch": node_classification_batch, "loss": _sparse_ce},
+    "graph_classification": {"batch": graph_classification_batch, "loss": _sparse_ce},
 }
 
 

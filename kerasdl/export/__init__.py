@@ -11,9 +11,11 @@ from kerasdl.lazy import lazy_exports
 _EXPORTS = {
     "export_saved_model": "kerasdl.export.saved_model",
     **dict.fromkeys(("MODES", "convert", "op_names", "check_builtin_ops", "TFLiteRunner", "parity",
-                     "float32_model", "NonBuiltinOpError", "ParityError"), "kerasdl.export.tflite"),
+                     "float32_model", "NonBuiltinOpError", "ParityError", "predict_named"),
+                   "kerasdl.export.tflite"),
     **dict.fromkeys(("latency", "size_bytes"), "kerasdl.export.bench"),
     "export_model": "kerasdl.export.package",
+    "export_multi_input_model": "kerasdl.export.multi_input",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

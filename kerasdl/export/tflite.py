@@ -189,12 +189,12 @@ def convert(model, mode="fp32", representative_data=None, batch_size=None) -> by
     the first 200 samples calibrate the activation ranges. `batch_size`: None keeps the batch
     dynamic; an integer (1 for a device) fixes it, which lets the converter fuse an unrolled
     `FusibleLSTM` into one UNIDIRECTIONAL_SEQUENCE_LSTM op (a dynamic batch lowers it to plain
-    built-ins: same outputs, larger and slower).
+    built-ins: same outputs, larger and slower). Multi-input models (graphs: node features and
+    edges) convert in fp32/fp16/dynamic mode; their inputs keep their Keras input names.
     """
     _check_mode(mode)
-    shape = input_shape(model)
-    samples = (representative_samples(representative_data, shape, dtype=input_dtype(model))
-               if mode == "int8" else None)
+    samples = (representative_samples(representative_data, input_shape(model),
+                                      dtype=input_dtype(model)) if mode == "int8" else None)
     with serving_saved_model(model, batch_size) as saved_model_dir:
         return convert_saved_model(saved_model_dir, mode, samples)
 
@@ -350,9 +350,39 @@ def compare_outputs(expected, got, y=None, names=("keras", "tflite")) -> dict:
     return report
 
 
+def predict_named(tflite_bytes, inputs: dict, batch_size=256, num_threads=1) -> np.ndarray:
+    """float32 outputs of a float model's `serving_default` signature for named inputs (a
+    multi-input model: ``{keras_input.name: array}``, all with the same batch size), run
+    `batch_size` rows at a time; dynamic dimensions are resized for each call."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=bytes(tflite_bytes),
+                         num_threads=num_threads).get_signature_runner("serving_default")
+    sizes = {len(v) for v in inputs.values()}
+    if len(sizes) != 1 or 0 in sizes:
+        raise ValueError(f"named inputs need one non-empty batch size, got "
+                         f"{ {k: np.shape(v) for k, v in inputs.items()} }")
+    outs = []
+    for i in range(0, sizes.pop(), batch_size):
+        (out,) = runner(**{k: v[i:i + batch_size] for k, v in inputs.items()}).values()
+        outs.append(np.asarray(out, np.float32))
+    return np.concatenate(outs)
+
+
 def parity(model, tflite_bytes, x, y=None, batch_size=256) -> dict:
-    """Compare TFLite with Keras outputs on `x`: max/mean abs error, top-1 agreement, accuracies."""
+    """Compare TFLite with Keras outputs on `x`: max/mean abs error, top-1 agreement, accuracies.
+
+    For a multi-input model `x` is a tuple with one array per model input, in input order.
+    """
     check_model(model)
+    if len(model.inputs) > 1:
+        if not isinstance(x, (tuple, list)) or len(x) != len(model.inputs):
+            raise ValueError(f"{model.name!r} takes {len(model.inputs)} inputs; pass x as a tuple "
+                             f"of {len(model.inputs)} arrays")
+        x = tuple(np.asarray(v) for v in x)
+        expected = model.predict(x, batch_size=batch_size, verbose=0)
+        got = predict_named(tflite_bytes, {t.name: v for t, v in zip(model.inputs, x)}, batch_size)
+        return compare_outputs(expected, got, y)
     x = np.asarray(x)
     if x.ndim == 0 or len(x) == 0:
         raise ValueError("parity needs a non-empty x")

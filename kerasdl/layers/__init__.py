@@ -5,6 +5,10 @@ from kerasdl.layers.conv_reference import (conv2d_im2col, conv2d_naive, conv_out
                                            transposed_conv_output_size)
 from kerasdl.layers.deformable import DeformableConv2D, deformable_conv2d
 from kerasdl.layers.gan import MinibatchDiscrimination, MinibatchStdDev, SelfAttention2D
+from kerasdl.layers.graph import (ChebConv, GCNConv, GINConv, GraphReadout, MessagePassing,
+                                  segment_pool)
+from kerasdl.layers.graph_attention import GATConv
+from kerasdl.layers.graph_sage import SAGEConv
 from kerasdl.layers.hourglass import hourglass_block, residual_unit
 from kerasdl.layers.masked import MaskedConv2D, MaskedDense
 from kerasdl.layers.normalization import WeightNormalization, instance_norm
@@ -16,7 +20,9 @@ from kerasdl.layers.transformer import (PaddingMask, PositionalEncoding, TokenAn
                                         causal_attention_mask, scaled_dot_product_attention,
                                         sinusoidal_positional_encoding)
 
-__all__ = ["ConvBNAct", "DeformableConv2D", "FusibleLSTM", "GRUCell", "GaussianSampling", "LSTMCell",
+__all__ = ["ChebConv", "ConvBNAct", "DeformableConv2D", "FusibleLSTM", "GATConv", "GCNConv",
+           "GINConv", "GRUCell", "GaussianSampling", "GraphReadout", "LSTMCell", "MessagePassing",
+           "SAGEConv", "segment_pool",
            "MaskedConv2D", "MaskedDense", "MinibatchDiscrimination", "MinibatchStdDev", "PaddingMask",
            "PositionalEncoding", "ReversePadded", "SelfAttention2D", "SimpleRNNCell",
            "TokenAndPositionEmbedding", "gaussian_kl", "gaussian_sample",
