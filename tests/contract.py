@@ -96,6 +96,15 @@ def reconstruction_batch(model, rng, batch=16):
     return ((images, *x[1:]) if isinstance(x, tuple) else images), images
 
 
+def link_prediction_batch(model, rng, batch=16):
+    """Knowledge-graph tail queries (entity, relation in [0, 2R): reciprocals included) -> logits
+    over every entity; y = the true tail id."""
+    config = model.get_config()
+    queries = np.stack([rng.integers(0, config["num_entities"], batch),
+                        rng.integers(0, 2 * config["num_relations"], batch)], 1).astype("int32")
+    return queries, rng.integers(0, config["num_entities"], batch).astype("int32")
+
+
 def _sparse_ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -115,6 +124,7 @@ TASKS = {
                       "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
     "reconstruction": {"batch": reconstruction_batch,
                        "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
+    "link_prediction": {"batch": link_prediction_batch, "loss": _sparse_ce},
 }
 
 
