@@ -13,8 +13,14 @@ from keras import ops
 
 
 def l2_normalize(x, epsilon=1e-12):
-    """x / max(||x||_2, sqrt(epsilon)) along the last axis (TFLite built-ins only)."""
-    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), -1, keepdims=True), epsilon))
+    """x / max(||x||_2, sqrt(epsilon)) along the last axis (TFLite built-ins only).
+
+    The squared norm is a matmul with a ones vector, not ``sum(square(x))``: the TFLite converter
+    (TF 2.21) constant-folds the latter wrongly (values ~1e11) when it folds an input-independent
+    [>= 100, D] table, e.g. PinSage's item tower; checked in tests/test_pinsage.py.
+    """
+    squared_norm = ops.matmul(ops.square(x), ops.ones((x.shape[-1], 1), x.dtype))
+    return x / ops.sqrt(ops.maximum(squared_norm, epsilon))
 
 
 @keras.saving.register_keras_serializable(package="kerasdl")

@@ -19,9 +19,9 @@ class RelationalGraphConv(keras.layers.Layer):
 
     ``h`` [N, D] node features (N static); ``sources``, ``relations``, ``targets`` int32 [E] (one
     message ``sources[e] -> targets[e]`` of type ``relations[e]`` per edge, in [0, num_relations));
-    ``edge_weights`` float [E]. Memory is O(N · num_relations · units): each node's transform
-    under every relation is formed once and gathered per edge, which suits KGs of up to a few
-    thousand nodes and relations (gather per-edge bases instead for larger ones).
+    ``edge_weights`` float [E]. Each node's transform under every relation, [N, R, units], is
+    formed once (from the B basis transforms) and gathered per edge: O(N·R·units) memory, which
+    suits KGs of up to a few thousand nodes and relations.
     """
 
     def __init__(self, units, num_relations, num_bases=None, activation=None, use_bias=True,
@@ -62,7 +62,9 @@ class RelationalGraphConv(keras.layers.Layer):
         num_nodes = h.shape[0]
         if num_nodes is None:
             raise ValueError("RelationalGraphConv needs a static number of nodes (h.shape[0])")
-        transformed = ops.einsum("nd,rdu->nru", h, self.relation_kernels())  # [N, R, U]
+        transformed = ops.einsum("nd,bdu->nbu", h, self.bases)  # [N, B, U]: cheaper than W_r h
+        if self.num_bases is not None:  # W_r h = Σ_b a_rb (V_b h)
+            transformed = ops.einsum("nbu,rb->nru", transformed, self.coefficients)
         flat = ops.reshape(transformed, (num_nodes * self.num_relations, self.units))
         messages = ops.take(flat, sources * self.num_relations + relations, axis=0)
         messages = messages * ops.expand_dims(ops.cast(edge_weights, messages.dtype), -1)

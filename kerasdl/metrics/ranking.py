@@ -78,25 +78,28 @@ def recommendation_metrics(top: np.ndarray, relevant: list[np.ndarray], ks=(5, 1
     DCG = Σ_{hits at position p} 1/log2(p + 1) and IDCG the DCG of min(k, |rel|) hits at the top;
     hits@k = 1 if any of the top k is relevant.
     """
-    top = np.asarray(top)
+    top = np.asarray(top, np.int64)
     if top.ndim != 2 or len(top) != len(relevant):
         raise ValueError(f"top must be [U, K] with one row per relevant set, got {top.shape} "
                          f"and {len(relevant)} sets")
     if max(ks) > top.shape[1]:
         raise ValueError(f"top holds {top.shape[1]} items per row, fewer than k = {max(ks)}")
-    rows = [u for u, rel in enumerate(relevant) if len(rel)]
-    if not rows:
+    rows = np.asarray([u for u, rel in enumerate(relevant) if len(rel)], np.int64)
+    if not len(rows):
         raise ValueError("no row has a relevant item")
+    width = 1 + max(top.max(), max(int(np.max(relevant[u])) for u in rows))
+    is_relevant = np.zeros((len(rows), width), bool)
+    for r, u in enumerate(rows):
+        is_relevant[r, np.asarray(relevant[u], np.int64)] = True
+    hit = np.take_along_axis(is_relevant, top[rows], axis=1)  # [rows, K]
+    num_relevant = is_relevant.sum(1)
     discount = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
+    ideal = np.cumsum(discount)
     out = {}
     for k in ks:
-        recall, ndcg, hits = [], [], []
-        for u in rows:
-            rel = np.asarray(relevant[u])
-            hit = np.isin(top[u, :k], rel)
-            recall.append(hit.sum() / len(rel))
-            ndcg.append((hit * discount[:k]).sum() / discount[:min(k, len(rel))].sum())
-            hits.append(float(hit.any()))
-        out.update({f"recall@{k}": float(np.mean(recall)), f"ndcg@{k}": float(np.mean(ndcg)),
-                    f"hits@{k}": float(np.mean(hits))})
+        hit_k = hit[:, :k]
+        out[f"recall@{k}"] = float(np.mean(hit_k.sum(1) / num_relevant))
+        out[f"ndcg@{k}"] = float(np.mean((hit_k * discount[:k]).sum(1)
+                                         / ideal[np.minimum(k, num_relevant) - 1]))
+        out[f"hits@{k}"] = float(np.mean(hit_k.any(1)))
     return out
