@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 
+_NONE = np.zeros(0, np.int64)
+
+
 def answer_sets(queries: np.ndarray, answers: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
     """``(entity, relation)`` -> sorted array of every known answer entity."""
     sets: dict[tuple[int, int], set] = {}
@@ -38,7 +41,7 @@ def filtered_ranks(scores: np.ndarray, queries: np.ndarray, targets: np.ndarray,
     for q, ((e, r), t) in enumerate(zip(np.asarray(queries).tolist(), targets.tolist())):
         row = scores[q]
         mask = np.ones(len(row), bool)
-        mask[known.get((e, r), ())] = False
+        mask[known.get((e, r), _NONE)] = False  # (an empty tuple would index every entry)
         mask[t] = True
         target = row[t]
         higher = np.count_nonzero(row[mask] > target)
