@@ -72,10 +72,12 @@ def test_reciprocal_queries_and_message_graph():
     queries, targets = reciprocal_queries(triples, num_relations=2)
     assert queries.tolist() == [[0, 0], [2, 0], [1, 1], [1, 2], [1, 2], [2, 3]]
     assert targets.tolist() == [1, 1, 2, 0, 2, 1]
-    sources, relations, edge_targets, weights = relational_edges(triples, 3, 2)
+    sources, relations, edge_targets, weights = relational_edges(triples, 3, 2, "relation")
     # node 1 receives two relation-0 edges (weights 1/2 each); every other (node, type) one edge
     assert list(zip(sources, relations, edge_targets)) == [(0, 0, 1), (2, 0, 1), (1, 1, 2),
                                                            (1, 2, 0), (1, 2, 2), (2, 3, 1)]
     np.testing.assert_allclose(weights, [0.5, 0.5, 1, 1, 1, 1])
+    # per node: node 1 receives three edges (two of type 0, one of type 3), node 2 two
+    np.testing.assert_allclose(relational_edges(triples, 3, 2)[3], [1 / 3, 1 / 3, 1 / 2, 1, 1 / 2, 1 / 3])
     with pytest.raises(ValueError, match=r"\[N, 3\]"):
         reciprocal_queries(np.zeros((3, 2)), 2)

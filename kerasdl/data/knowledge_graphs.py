@@ -107,15 +107,23 @@ def reciprocal_queries(triples: np.ndarray, num_relations: int) -> tuple[np.ndar
     return queries.astype(np.int32), np.concatenate([t, h]).astype(np.int32)
 
 
-def relational_edges(triples: np.ndarray, num_entities: int, num_relations: int):
+def relational_edges(triples: np.ndarray, num_entities: int, num_relations: int,
+                     normalization: str = "node"):
     """The R-GCN message graph of ``triples``: an edge h -> t of type r and t -> h of type r + R
-    per triple, weighted 1 / c_{i,r} with c_{i,r} the number of type-r edges into node i.
+    per triple. Edge weights 1/c: ``normalization="relation"`` takes c_{i,r}, the number of
+    type-r edges into node i (the paper's choice), ``"node"`` c_i, all edges into i (the paper
+    allows any fixed c; on a dense KG such as Nations, with ~40 edge types per node, per-relation
+    means summed over types swamp the self-connection).
     Returns (sources, relations, targets) int32 [2N] and weights float32 [2N]."""
+    if normalization not in ("node", "relation"):
+        raise ValueError(f"normalization must be 'node' or 'relation', got {normalization!r}")
     queries, targets = reciprocal_queries(triples, num_relations)
     sources, relations = queries.T
     if len(sources) and (max(sources.max(), targets.max()) >= num_entities or sources.min() < 0):
         raise ValueError(f"entity ids must be in [0, {num_entities})")
-    key = targets.astype(np.int64) * (2 * num_relations) + relations
+    key = targets.astype(np.int64)
+    if normalization == "relation":
+        key = key * (2 * num_relations) + relations
     _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     return sources, relations, targets, (1.0 / counts[inverse]).astype(np.float32)
 

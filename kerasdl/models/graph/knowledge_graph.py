@@ -13,7 +13,8 @@ direction its own vector, which lets it fit asymmetric relations (kinship terms)
 decomposition) over the training graph, with a residual connection to the input embeddings, and
 decodes those. The graph lives in the model as non-trainable int32/float32 tables sized by
 ``num_edges`` and filled by ``model.set_graph(train_triples)`` (saved with the weights); an unset
-graph has no edges. ``edge_dropout`` drops messages while training (the paper's regulariser;
+graph has no edges. Messages are averaged over all edges into a node (c_i = |N_i|) by default;
+``set_graph(..., normalization="relation")`` gives the paper's per-relation mean (c_{i,r}). ``edge_dropout`` drops messages while training (the paper's regulariser;
 it also keeps the encoder from relying on the very edge it is asked to predict).
 """
 from __future__ import annotations
@@ -121,12 +122,13 @@ class _LinkPredictor(FunctionalModel):
     def scorer(self) -> KnowledgeGraphScorer:
         return self.get_layer("scorer")
 
-    def set_graph(self, train_triples):
-        """Build the R-GCN message graph from the training triples (both directions)."""
+    def set_graph(self, train_triples, normalization="node"):
+        """Build the R-GCN message graph from the training triples (both directions; edge weights
+        as :func:`kerasdl.data.knowledge_graphs.relational_edges`)."""
         from kerasdl.data.knowledge_graphs import relational_edges
 
         self.scorer.set_graph(*relational_edges(train_triples, self.scorer.num_entities,
-                                                self.scorer.num_relations))
+                                                self.scorer.num_relations, normalization))
 
     def entity_vectors(self) -> np.ndarray:
         """The encoded entity vectors [num_entities, embedding_dim] (inference mode)."""
