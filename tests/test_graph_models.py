@@ -1,5 +1,5 @@
-"""R-GCN and PinSage layers against numpy, the KG and PinSage models' graph tables, the max-margin
-loss, and a TFLite regression for the PinSage item tower."""
+"""R-GCN and PinSage layers against numpy, the KG and PinSage models' graph tables and the
+max-margin loss. (PinSage's TFLite parity with a 120-item table: the model contract.)"""
 import keras
 import numpy as np
 import pytest
@@ -109,13 +109,3 @@ def test_pinsage_scores_all_items_consistently():
                               ("item_features", "user_features", "item_weights", "user_neighbors",
                                "user_weights")}, "item_neighbors": np.full((100, 3), 100)})
 
-
-def test_pinsage_tflite_parity_with_a_large_item_table():
-    """Regression: with sum(square(x)) in the L2 norm the converter folded the item tower to
-    values ~1e11 once num_items reached ~100 (contract builds have 10 items and passed)."""
-    from kerasdl.export import check_builtin_ops, convert, parity
-
-    model, queries = small_pinsage(num_items=120)
-    flatbuffer = convert(model, "fp32")
-    check_builtin_ops(flatbuffer)
-    assert parity(model, flatbuffer, queries)["max_abs_error"] <= 1e-4

@@ -17,7 +17,7 @@ def l2_normalize(x, epsilon=1e-12):
 
     The squared norm is a matmul with a ones vector, not ``sum(square(x))``: the TFLite converter
     (TF 2.21) constant-folds the latter wrongly (values ~1e11) when it folds an input-independent
-    [>= 100, D] table, e.g. PinSage's item tower; checked in tests/test_pinsage.py.
+    [>= 100, D] table, e.g. PinSage's item tower; the contract's 120-item pinsage build checks it.
     """
     squared_norm = ops.matmul(ops.square(x), ops.ones((x.shape[-1], 1), x.dtype))
     return x / ops.sqrt(ops.maximum(squared_norm, epsilon))

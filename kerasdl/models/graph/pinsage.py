@@ -133,7 +133,9 @@ class PinSageScorer(keras.layers.Layer):
 
 
 @register_model("pinsage", tags=("graph", "recommendation"), task="ranking",
-                small={"num_users": 6, "num_items": 10, "user_feature_dim": 3,
+                # 120 items: the contract's TFLite parity then covers the folding bug that
+                # kerasdl.layers.graph_importance.l2_normalize avoids (it needs >= ~100 rows)
+                small={"num_users": 6, "num_items": 120, "user_feature_dim": 3,
                        "item_feature_dim": 4, "num_neighbors": 3, "embedding_dim": 16,
                        "num_candidates": 4},
                 deployable=True)
