@@ -61,6 +61,9 @@ def test_rgcn_model_uses_its_graph_and_keeps_it_when_saved(tmp_path):
     triples = np.array([[0, 0, 1], [1, 1, 2], [2, 0, 3], [3, 2, 0], [4, 1, 5]])
     model = create_model("rgcn_distmult", num_entities=6, num_relations=3, num_edges=10,
                          embedding_dim=8, num_layers=1, num_bases=2)
+    conv = model.scorer.convs[0]  # its kernels start at zero (training starts as DistMult)
+    assert not keras.ops.convert_to_numpy(conv.bases).any()
+    conv.bases.assign(np.random.default_rng(0).normal(size=conv.bases.shape))
     queries = np.array([[0, 0], [5, 4]], "int32")
     before = model.predict(queries, verbose=0)
     model.set_graph(triples)

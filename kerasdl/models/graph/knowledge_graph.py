@@ -11,7 +11,7 @@ direction its own vector, which lets it fit asymmetric relations (kinship terms)
 
 ``rgcn_distmult`` first encodes every entity with ``num_layers`` R-GCN layers (basis
 decomposition) over the training graph, with a residual connection to the input embeddings, and
-decodes those. The graph lives in the model as non-trainable int32/float32 tables sized by
+decodes those. The last layer's kernels start at zero, so training starts from DistMult. The graph lives in the model as non-trainable int32/float32 tables sized by
 ``num_edges`` and filled by ``model.set_graph(train_triples)`` (saved with the weights); an unset
 graph has no edges. Messages are averaged over all edges into a node (c_i = |N_i|) by default;
 ``set_graph(..., normalization="relation")`` gives the paper's per-relation mean (c_{i,r}). ``edge_dropout`` drops messages while training (the paper's regulariser;
@@ -48,9 +48,13 @@ class KnowledgeGraphScorer(keras.layers.Layer):
         self.dropout, self.edge_dropout = float(dropout), float(edge_dropout)
         self.query_dropout = keras.layers.Dropout(dropout)
         self.message_dropout = keras.layers.Dropout(edge_dropout)
+        # the last layer starts at zero: the encoder begins as the identity (plain DistMult) and
+        # learns a graph correction (on a dense KG a random one mixes all entities alike)
         self.convs = [RelationalGraphConv(embedding_dim, 2 * num_relations, num_bases,
                                           activation="relu" if i < num_layers - 1 else None,
-                                          name=f"rgcn_{i}") for i in range(num_layers)]
+                                          kernel_initializer="zeros" if i == num_layers - 1
+                                          else "glorot_uniform", name=f"rgcn_{i}")
+                      for i in range(num_layers)]
 
     def build(self, input_shape):
         dim, edges = self.embedding_dim, self.num_edges
