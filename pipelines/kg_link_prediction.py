@@ -17,7 +17,18 @@ Metrics:  filtered MRR and hits@1/3/10 on the test triples, head and tail querie
           the relation in training.
 Export:   the R-GCN model of each dataset as fp32 TFLite (built-in ops only, parity <= 1e-4).
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with other jobs.
-Last run: (see the measured block below, written after the run)
+Last run: 2026-12-01, `python pipelines/kg_link_prediction.py --datasets nations`: 376 s wall
+          (DistMult 123 s training, XLA 3.6 ms/step; R-GCN 239 s, no XLA 19.8 ms/step vs 29.7
+          with) on a machine shared with other jobs (load ~7 on 2 cores). Nations test (402
+          queries: 201 triples x head/tail, filtered):
+            method          MRR    hits@1  hits@3  hits@10  mean rank  best epoch
+            popularity     0.559   0.333   0.719   0.958     3.13
+            distmult       0.766   0.649   0.858   0.995     2.06        100
+            rgcn_distmult  0.762   0.642   0.851   0.990     2.05        100
+          R-GCN misses DistMult by 0.004 MRR (validation 0.780 vs 0.809, still rising at 100
+          epochs). Earlier R-GCN variants: per-node mean, random last layer: 0.720; per-relation
+          mean, lr 1e-2, no clipping: diverged after 80 epochs. fp32 TFLite of rgcn_distmult:
+          built-in ops only, max-abs error 3.1e-5 on 256 test queries.
 Output:   saved_models/kg_link_prediction/: results.json, mrr.png; kg_<dataset>_rgcn_distmult/.
 """
 import argparse
