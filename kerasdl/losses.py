@@ -61,3 +61,34 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "pad_id": self.pad_id, "from_logits": self.from_logits}
+
+
+@keras.saving.register_keras_serializable(package="kerasdl")
+class MaxMarginRankingLoss(keras.losses.Loss):
+    """PinSage's max-margin (hinge) ranking loss (Ying et al. 2018, eq. 1), per query:
+
+        mean over negatives n of max(0, s(q, n) - s(q, p) + margin)
+
+    ``y_pred`` [B, C] scores of C candidates; ``y_true`` [B, C] 1 for the positive(s) (their
+    mean score is s(q, p)), 0 for the negatives. A query with no positive or no negative
+    contributes 0.
+    """
+
+    def __init__(self, margin=0.1, name="max_margin_ranking", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if margin < 0:
+            raise ValueError(f"margin must be >= 0, got {margin}")
+        self.margin = float(margin)
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        positive = ops.cast(y_true, y_pred.dtype)
+        negative = 1.0 - positive
+        pos_score = ops.sum(positive * y_pred, -1, keepdims=True) / ops.maximum(
+            ops.sum(positive, -1, keepdims=True), 1.0)
+        hinge = ops.relu(y_pred - pos_score + self.margin) * negative
+        has_pos = ops.cast(ops.sum(positive, -1) > 0, y_pred.dtype)
+        return has_pos * ops.sum(hinge, -1) / ops.maximum(ops.sum(negative, -1), 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "margin": self.margin}

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 import kerasdl
+from kerasdl.losses import MaxMarginRankingLoss
 from kerasdl.registry import MODELS
 
 
@@ -143,6 +144,27 @@ def graph_classification_batch(model, rng, batch=16):
     return padded.inputs(with_mask=True), y.astype("int32")
 
 
+def link_prediction_batch(model, rng, batch=16):
+    """Knowledge-graph tail queries (entity, relation in [0, 2R): reciprocals included) -> logits
+    over every entity; y = the true tail id."""
+    config = model.get_config()
+    queries = np.stack([rng.integers(0, config["num_entities"], batch),
+                        rng.integers(0, 2 * config["num_relations"], batch)], 1).astype("int32")
+    return queries, rng.integers(0, config["num_entities"], batch).astype("int32")
+
+
+def ranking_batch(model, rng, batch=16):
+    """A user id then item ids (the first a positive) -> scores [B, C]; y = 1 for the positive,
+    0 for the others."""
+    config = model.get_config()
+    width = model.inputs[0].shape[1]
+    queries = np.concatenate([rng.integers(0, config["num_users"], (batch, 1)),
+                              rng.integers(0, config["num_items"], (batch, width - 1))], 1)
+    y = np.zeros((batch, width - 1), "float32")
+    y[:, 0] = 1.0
+    return queries.astype("int32"), y
+
+
 def _sparse_ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -166,6 +188,8 @@ TASKS = {
     # graph models (kerasdl.layers.graph conventions): padded batches of small random graphs
     "node_classification": {"batch": node_classification_batch, "loss": _sparse_ce},
     "graph_classification": {"batch": graph_classification_batch, "loss": _sparse_ce},
+    "link_prediction": {"batch": link_prediction_batch, "loss": _sparse_ce},
+    "ranking": {"batch": ranking_batch, "loss": lambda: MaxMarginRankingLoss()},
 }
 
 

@@ -18,6 +18,10 @@ registry packages fetched with their ordinary clients (never installed, no depen
 - ``mutag``: PyPI ``grakel==0.1.11``; its ``tests/data/MUTAG`` TU-format files. The wheel is
   compiled, so the download pins one platform's wheel (cp311 manylinux x86_64) whatever Python
   runs the fetch: the data files are the same in every wheel, the archive checksum is not.
+- ``movielens_100k``: PyPI ``recbole==1.2.1`` (pure-Python wheel); its atomic-file copy of
+  MovieLens-100k ``ml-100k.{inter,user,item}`` is kept as is.
+- ``nations``, ``kinships``, ``umls``: PyPI ``pykeen==1.11.1``; each dataset's
+  ``{train,valid,test}.txt`` tab-separated triples, kept as is (one cache folder per dataset).
 
 Every step is verified by sha256 (the archive, each extracted member, each cached file; for the
 ``.npz`` the sha256 of its decoded arrays, since zip bytes are not reproducible). Fetches work in
@@ -165,6 +169,34 @@ _MUTAG = {
     "MUTAG_node_labels.txt": "678f429965490e84dd27713017538c995fc05d1621beac910848b600015ee863",
     "README.txt": "66de65e4826e112482ec680bbbdf7c0af56d826ce935c110786d130b79b76b06",
 }
+_ML100K_DIR = "recbole/dataset_example/ml-100k/"
+_ML100K_FILES = {
+    "ml-100k.inter": "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff",
+    "ml-100k.user": "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
+    "ml-100k.item": "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
+}
+_PYKEEN_SHA = "b6cc0ab012fc6ba4f37b58fb7081a409a5c1f04cbbb0e0e9c2256e911757d4ba"
+_KG_FILES = {
+    "nations": {"train.txt": "0830fa9da8e5bba2ccdaa45b7bdc9130451ba66b09ff2708f35fccaf82473e57",
+                "valid.txt": "2b337a62e51a2f45c283eac98a70d21b7e0e102136be1539b2a52c652a7b0530",
+                "test.txt": "3971085165b47b6aeaec68058c6d8d98b3005e929db81268410b95ae4db770ab"},
+    "kinships": {"train.txt": "738612111a6acf0e39662bde24c7e72a4d1edf20931beea077da367dda689731",
+                 "valid.txt": "c56f8630a583178b1e569f11a64aa535ae1ce0b0912d8b1e24716be2b37f04da",
+                 "test.txt": "05e5733265761d55be9c05bfaff5a8d0808df46f9c1e9d66cc3f2fe114e43d88"},
+    "umls": {"train.txt": "873ef4925516b83e7f6f8cc02b4be51d848828710a7f65a956f0ac4a9e452f35",
+             "valid.txt": "025c98f8a4891e2a6582ec5b40ee0d904031edad9c52554522f4b7904820c98e",
+             "test.txt": "a7eb529a3d2810fcc96341ccc97c625a5e202f8389673aa6bd317eeebbb79014"},
+}
+
+
+def _knowledge_graph_source(dataset: str) -> Source:
+    """One of pykeen's bundled KGs: its three triple files, copied as they are."""
+    files = _KG_FILES[dataset]
+    return Source(dataset=dataset, registry="pypi", package="pykeen", version="1.11.1",
+                  archive_sha256=_PYKEEN_SHA,
+                  members={f"pykeen/datasets/{dataset}/{n}": h for n, h in files.items()},
+                  files=files, build=_copy_basenames, size="0.7 MB")
+
 
 SOURCES: dict[str, Source] = {
     s.dataset: s
@@ -261,6 +293,18 @@ SOURCES: dict[str, Source] = {
             pip_args=("--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
                       "--implementation", "cp", "--abi", "cp311"),
         ),
+        Source(
+            dataset="movielens_100k",
+            registry="pypi",
+            package="recbole",
+            version="1.2.1",
+            archive_sha256="9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407",
+            members={_ML100K_DIR + name: sha for name, sha in _ML100K_FILES.items()},
+            files=_ML100K_FILES,
+            build=_copy_basenames,
+            size="2 MB",
+        ),
+        *(_knowledge_graph_source(name) for name in _KG_FILES),
     )
 }
 

@@ -1,4 +1,5 @@
-"""Metrics Keras lacks: sample quality of generative models (Inception Score, FID) and kernel MMD.
+"""Metrics Keras lacks: sample quality of generative models (Inception Score, FID), kernel MMD,
+filtered link-prediction ranks and top-k recommendation metrics.
 
 Names load lazily (no TensorFlow import until used).
 """
@@ -8,6 +9,8 @@ _EXPORTS = {
     **dict.fromkeys(("inception_score", "frechet_distance", "GenerativeEvaluator",
                      "feature_classifier"), "kerasdl.metrics.generative"),
     **dict.fromkeys(("mmd2", "gaussian_kernel_matrix"), "kerasdl.metrics.mmd"),
+    **dict.fromkeys(("answer_sets", "filtered_ranks", "rank_summary", "top_k_items",
+                     "recommendation_metrics"), "kerasdl.metrics.ranking"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

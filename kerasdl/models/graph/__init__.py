@@ -1,3 +1,5 @@
-"""Graph neural networks: node classifiers (GCN, ChebNet, GAT, GraphSAGE) and a graph classifier
-(GIN). Their inputs follow :mod:`kerasdl.layers.graph` (padded batches of edge lists)."""
-from kerasdl.models.graph import graph_classifier, node_classifiers  # noqa: F401
+"""Graph models. Their inputs follow :mod:`kerasdl.layers.graph` (padded batches of edge lists):
+node classifiers (GCN, ChebNet, GAT, GraphSAGE), a graph classifier (GIN), knowledge-graph link
+prediction (DistMult, R-GCN) and PinSage recommendation."""
+from kerasdl.models.graph import (  # noqa: F401
+    graph_classifier, knowledge_graph, node_classifiers, pinsage)
