@@ -96,6 +96,19 @@ def reconstruction_batch(model, rng, batch=16):
     return ((images, *x[1:]) if isinstance(x, tuple) else images), images
 
 
+def metric_embedding_batch(model, rng, batch=16, classes=4):
+    """Images in [0, 1) -> embeddings [B, D]; y = int labels of ``classes`` classes (the batch is its
+    own support set: kerasdl.meta.prototypical.PrototypicalLoss)."""
+    shape = (batch, *model.inputs[0].shape[1:])
+    return rng.random(shape, dtype=np.float32), rng.integers(0, classes, batch).astype("int32")
+
+
+def _prototypical():
+    from kerasdl.meta.prototypical import PrototypicalLoss
+
+    return PrototypicalLoss()
+
+
 def _sparse_ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -115,6 +128,8 @@ TASKS = {
                       "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
     "reconstruction": {"batch": reconstruction_batch,
                        "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
+    # few-shot embeddings (Conv-4): images -> embeddings, trained through class prototypes
+    "metric_embedding": {"batch": metric_embedding_batch, "loss": _prototypical},
 }
 
 

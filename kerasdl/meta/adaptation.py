@@ -7,6 +7,7 @@ the steps (MAML's second-order meta-gradient) or through their last point only (
 """
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework import ops
 from tensorflow.python.ops import control_flow_util
@@ -66,23 +67,43 @@ def map_tasks(fn, tasks, output_signature=tf.float32):
     return tf.vectorized_map(fn, tasks)
 
 
-def adaptation_curve(model, loss_fn, episode, *, step_size, steps, training=True):
-    """Query loss of each task after 0, 1, ..., ``steps`` inner steps from the model's weights.
-
-    ``episode``: ``((support_x, query_x), (support_y, query_y))`` with a leading task axis.
-    Returns float32 ``[tasks, steps + 1]``.
-    """
+def adaptation_curve(model, loss_fn, episode, *, step_size, steps, weights=None, training=True):
+    """Query loss of each task after 0, 1, ..., ``steps`` inner steps from ``weights`` (default:
+    the model's own), for a meta-batch ``((support_x, query_x), (support_y, query_y))`` with a
+    leading task axis. Returns float32 ``[tasks, steps + 1]``."""
     (xs, xq), (ys, yq) = episode
-    theta = [tf.convert_to_tensor(v) for v in model.trainable_variables]
+    theta = [tf.convert_to_tensor(v) for v in (weights or model.trainable_variables)]
 
     def task(args):
         xs_, xq_, ys_, yq_ = args
-        weights, losses = theta, []
+        adapted, losses = theta, []
         for step in range(int(steps) + 1):
-            if step:
-                weights = inner_loop(model, loss_fn, weights, xs_, ys_, step_size=step_size,
+            if step:  # no outer gradient here: first order is exact and cheaper
+                adapted = inner_loop(model, loss_fn, adapted, xs_, ys_, step_size=step_size,
                                      steps=1, first_order=True, training=training)
-            losses.append(mean_loss(model, loss_fn, weights, xq_, yq_, training))
+            losses.append(mean_loss(model, loss_fn, adapted, xq_, yq_, training))
         return tf.stack(losses)
 
     return map_tasks(task, (xs, xq, ys, yq))
+
+
+def adaptation_curves_fn(model, loss_fn, *, steps, training=True):
+    """A compiled ``fn(episodes, step_size, weights=None) -> np.ndarray [tasks, steps + 1]``:
+    :func:`adaptation_curve` over every meta-batch of the dataset ``episodes``, concatenated.
+    Traced once per meta-batch shape: ``step_size`` and ``weights`` (any network of ``model``'s
+    architecture: ``[v.value for v in other.trainable_variables]``) are arguments."""
+
+    @tf.function(reduce_retracing=True)
+    def curve(batch, step_size, weights):
+        return adaptation_curve(model, loss_fn, batch, step_size=step_size, steps=steps,
+                                weights=weights, training=training)
+
+    def run(episodes, step_size, weights=None):
+        weights = [tf.convert_to_tensor(v) for v in (weights or model.trainable_variables)]
+        alpha = tf.constant(step_size, tf.float32)
+        curves = [curve(batch, alpha, weights).numpy() for batch in episodes]
+        if not curves:
+            raise ValueError("episodes is empty")
+        return np.concatenate(curves)
+
+    return run
