@@ -157,15 +157,9 @@ def evaluate(features, y, count):
 
 
 def plot_accuracy(summary, path):
-    import io
+    from kerasdl.analysis.figures import pyplot, save_png
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from kerasdl.io import atomic_write_bytes
-
-    fig, axes = plt.subplots(1, len(summary), figsize=(6 * len(summary), 3.8), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(summary), figsize=(6 * len(summary), 3.8), squeeze=False)
     for ax, (shots, rows) in zip(axes[0], summary.items()):
         names = list(rows)
         means = [rows[n][0] for n in names]
@@ -176,11 +170,7 @@ def plot_accuracy(summary, path):
         ax.grid(alpha=0.3, axis="x")
         for i, m in enumerate(means):
             ax.text(min(m + 0.02, 0.9), i, f"{m:.3f}", va="center", fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)
 
 
 def main(argv=None):

@@ -35,6 +35,12 @@ def test_loss_equals_the_papers_softmax_over_class_prototypes():
     ref_loss, ref_correct = class_softmax_reference(support, ys, query, yq)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(correct, ref_correct)
+    # the nearest prototype wins whatever the class sizes: a 3-shot class at squared distance 1
+    # beats a 1-shot class at 1.5 (column logits −1 − log 3 < −1.5 must not decide)
+    support_1d = np.array([[1.0], [1.0], [1.0], [-np.sqrt(1.5)]], "float32")
+    near = prototypical_loss(support_1d, np.array([0, 0, 0, 1]), np.zeros((1, 1), "float32"),
+                             np.array([0]))[1]
+    np.testing.assert_array_equal(near, [1.0])
     np.testing.assert_allclose(squared_distances(query, support),
                                ((query[:, None] - support[None]) ** 2).sum(-1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(class_prototypes(support, np.searchsorted([2, 7, 9], ys), 3),

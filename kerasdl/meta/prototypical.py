@@ -31,22 +31,24 @@ def class_prototypes(embeddings, labels, num_classes):
     return tf.math.unsorted_segment_mean(tf.cast(embeddings, tf.float32), labels, num_classes)
 
 
-def support_logits(support, support_labels, query):
-    """Per-support-column logits ``[Q, S]``: −‖f(q) − c_{y_j}‖² − log n_{y_j} (module docstring)."""
+def support_columns(support, support_labels, query):
+    """``(d [Q, S], log_n [S])``: d = ‖f(q) − c_{y_j}‖² to the prototype of support example j's
+    class, and log n_{y_j}; the column logits are −d − log n (module docstring)."""
     same = tf.cast(tf.equal(support_labels[:, tf.newaxis], support_labels[tf.newaxis, :]),
                    tf.float32)  # [S, S]
     counts = tf.reduce_sum(same, 1)
     prototypes = tf.matmul(same, tf.cast(support, tf.float32)) / counts[:, tf.newaxis]
-    return -squared_distances(query, prototypes) - tf.math.log(counts)[tf.newaxis, :]
+    return squared_distances(query, prototypes), tf.math.log(counts)
 
 
 def prototypical_loss(support, support_labels, query, query_labels):
     """Per-query −log p(y | x), and whether its nearest prototype has its label (float 0/1)."""
-    logits = support_logits(support, support_labels, query)
+    distances, log_counts = support_columns(support, support_labels, query)
+    logits = -distances - log_counts[tf.newaxis, :]
     own = tf.equal(query_labels[:, tf.newaxis], support_labels[tf.newaxis, :])
     log_own = tf.reduce_logsumexp(tf.where(own, logits, _MASKED), 1)
     loss = tf.reduce_logsumexp(logits, 1) - log_own
-    predicted = tf.gather(support_labels, tf.argmax(logits, 1))
+    predicted = tf.gather(support_labels, tf.argmin(distances, 1))
     return loss, tf.cast(tf.equal(predicted, query_labels), tf.float32)
 
 

@@ -10,7 +10,7 @@ from kerasdl.models.base import FunctionalModel, register_model
 
 
 @register_model("conv4", tags=("meta", "embedding"), task="metric_embedding",
-                small={"filters": 8, "blocks": 2}, deployable=True)
+                small={"input_shape": (16, 16, 1), "filters": 8, "blocks": 2}, deployable=True)
 class Conv4(FunctionalModel):
     """Image -> float32 embedding ``[B, filters·(H/2^blocks)·(W/2^blocks)]``; train it with
     :class:`kerasdl.meta.prototypical.PrototypicalTrainer` (episodes) or with
