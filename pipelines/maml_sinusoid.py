@@ -192,6 +192,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.shots < 1 or args.iterations < 1:
         parser.error("--shots and --iterations must be positive")
+    if args.iterations > ITERATIONS_PER_EPOCH and args.iterations % ITERATIONS_PER_EPOCH:
+        parser.error(f"--iterations must be a multiple of {ITERATIONS_PER_EPOCH} (or below it)")
 
     from kerasdl.data.sinusoid import sinusoid_tasks
     from kerasdl.export import export_model

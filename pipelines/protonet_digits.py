@@ -183,6 +183,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be positive")
+    if args.episodes > EPISODES_PER_EPOCH and args.episodes % EPISODES_PER_EPOCH:
+        parser.error(f"--episodes must be a multiple of {EPISODES_PER_EPOCH} (or below it)")
 
     import keras
 

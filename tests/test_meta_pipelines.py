@@ -1,10 +1,13 @@
 """The meta-learning pipelines run end to end in their --fast mode (train -> evaluate -> plot ->
-export -> verify)."""
+export -> verify). Marked slow: each --fast run costs ~45 s of CPU (three trainings or two, their
+tracing, a TFLite export), beyond this change's share of the default suite; run with -m slow."""
 import json
 import math
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -14,6 +17,7 @@ def run(script, tmp_path, *args):
                     str(tmp_path), *args], check=True, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_maml_sinusoid_pipeline_fast(tmp_path):
     run("maml_sinusoid.py", tmp_path, "--shots", "5")
     out = tmp_path / "maml_sinusoid_k5_fast"
@@ -28,6 +32,7 @@ def test_maml_sinusoid_pipeline_fast(tmp_path):
         assert (out / name).stat().st_size > 1000, name
 
 
+@pytest.mark.slow
 def test_protonet_digits_pipeline_fast(tmp_path):
     run("protonet_digits.py", tmp_path)
     out = tmp_path / "protonet_digits_fast"
