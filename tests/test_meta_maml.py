@@ -166,3 +166,23 @@ def test_mean_confidence_interval_matches_scipy():
     np.testing.assert_allclose([mean - half, mean + half], [low, high], rtol=1e-12)
     with pytest.raises(ValueError, match="at least 2 values"):
         mean_confidence_interval([1.0])
+
+
+def test_meta_training_resumes_exactly_from_its_checkpoint(tmp_path):
+    """A new Trainer resumes from the checkpoint (learner, Adam, the task stream's position)
+    exactly where an uninterrupted run goes on."""
+    def train(directory, epochs, resume):
+        keras.utils.set_random_seed(3)
+        trainer = MAMLTrainer(linear_model(), "mse", inner_step_size=ALPHA, jit_compile=False,
+                              checkpoint_dir=directory, steps_per_execution=5, verbose=0)
+        trainer.fit(sinusoid_tasks(4, 3, 3, seed=0).map(
+            lambda x, y: (tuple(tf.tile(t, [1, 1, D]) for t in x), y)),
+            epochs=epochs, steps_per_epoch=10, resume=resume)
+        trainer.close()
+        return flat(trainer.model)
+
+    straight = train(tmp_path / "a", 2, False)
+    train(tmp_path / "b", 1, False)
+    resumed = train(tmp_path / "b", 2, True)
+    np.testing.assert_allclose(resumed, straight, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(straight, flat(linear_model()))
