@@ -131,7 +131,8 @@ def best_alpha(evaluate, model, tasks, grid):
 def summary(curve):
     from kerasdl.metrics import mean_confidence_interval
 
-    return {str(step): mean_confidence_interval(curve[:, step]) for step in sorted({0, 1, len(curve[0]) - 1})}
+    steps = sorted({0, 1, curve.shape[1] - 1})
+    return {str(step): mean_confidence_interval(curve[:, step]) for step in steps}
 
 
 def plot_adapted(models, shots, steps, path, count=4):

@@ -218,8 +218,8 @@ def main(argv=None):
     (x_train, y_train), (x_test, y_test) = load(fast)
     protonet, proto_log = train_protonet(x_train, y_train, episodes, per_epoch, filters, out,
                                          fast, args.resume)
-    pretrained, pretrained_embedding, pre_log = train_pretrained(x_train, y_train, episodes, per_epoch, filters, out,
-                                           fast, args.resume)
+    pretrained, pretrained_embedding, pre_log = train_pretrained(
+        x_train, y_train, episodes, per_epoch, filters, out, fast, args.resume)
     keras.utils.set_random_seed(1)
     untrained = create_model("conv4", filters=filters)
     images = x_test.astype("float32") / 255.0

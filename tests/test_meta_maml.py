@@ -10,7 +10,7 @@ import kerasdl
 from kerasdl.data.sinusoid import sinusoid_batch, sinusoid_tasks
 from kerasdl.meta import MAMLTrainer, adaptation_curve, functional_call
 
-ALPHA, TASKS, K, Q, D = 0.05, 3, 4, 5, 2
+ALPHA, NUM_TASKS, K, Q, D = 0.05, 3, 4, 5, 2
 
 
 def linear_model(kernel=(0.5, -1.0), bias=0.25):
@@ -21,8 +21,8 @@ def linear_model(kernel=(0.5, -1.0), bias=0.25):
 
 
 def linear_tasks(rng):
-    xs, xq = rng.normal(size=(TASKS, K, D)), rng.normal(size=(TASKS, Q, D))
-    ys, yq = rng.normal(size=(TASKS, K, 1)), rng.normal(size=(TASKS, Q, 1))
+    xs, xq = rng.normal(size=(NUM_TASKS, K, D)), rng.normal(size=(NUM_TASKS, Q, D))
+    ys, yq = rng.normal(size=(NUM_TASKS, K, 1)), rng.normal(size=(NUM_TASKS, Q, 1))
     return [a.astype("float32") for a in (xs, xq, ys, yq)]
 
 
@@ -40,17 +40,17 @@ def hand_meta_gradient(theta, tasks, first_order):
     """(1/T) Σ (I − α H_support) ∇L_query(θ') with θ' = θ − α ∇L_support(θ); FOMAML drops H."""
     xs, xq, ys, yq = tasks
     total = np.zeros_like(theta)
-    for t in range(TASKS):
+    for t in range(NUM_TASKS):
         g_s, h_s = mse_grad_hessian(theta, xs[t], ys[t])
         g_q, _ = mse_grad_hessian(theta - ALPHA * g_s, xq[t], yq[t])
         total += g_q if first_order else (np.eye(len(theta)) - ALPHA * h_s) @ g_q
-    return total / TASKS
+    return total / NUM_TASKS
 
 
 def meta_objective(theta, tasks):
     xs, xq, ys, yq = tasks
     losses = []
-    for t in range(TASKS):
+    for t in range(NUM_TASKS):
         adapted = theta - ALPHA * mse_grad_hessian(theta, xs[t], ys[t])[0]
         losses.append(np.mean((with_ones(xq[t]) @ adapted - yq[t][:, 0]) ** 2))
     return np.mean(losses)
@@ -98,10 +98,10 @@ def test_first_order_drops_exactly_the_hessian_term():
     np.testing.assert_allclose(first, hand_meta_gradient(theta, tasks, True), rtol=1e-4, atol=1e-5)
     xs, xq, ys, yq = tasks
     hessian_term = np.zeros_like(theta)  # −(α/T) Σ H_support ∇L_query(θ')
-    for t in range(TASKS):
+    for t in range(NUM_TASKS):
         g_s, h_s = mse_grad_hessian(theta, xs[t], ys[t])
         g_q, _ = mse_grad_hessian(theta - ALPHA * g_s, xq[t], yq[t])
-        hessian_term -= ALPHA * h_s @ g_q / TASKS
+        hessian_term -= ALPHA * h_s @ g_q / NUM_TASKS
     assert np.abs(hessian_term).max() > 1e-3  # the term is not negligible here
     np.testing.assert_allclose(second - first, hessian_term, rtol=1e-3, atol=1e-5)
 

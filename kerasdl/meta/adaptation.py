@@ -51,7 +51,9 @@ def inner_loop(model, loss_fn, weights, x, y, *, step_size, steps, first_order=F
 
 
 def in_xla_context() -> bool:
-    """True while tracing a function compiled by XLA (``jit_compile=True``) or nested in one."""
+    """True while tracing a function compiled by XLA (``jit_compile=True``) or nested in one.
+    TensorFlow has no public test for this; its own internal one is used (the MAML gradient
+    tests run both paths, so a TF upgrade that breaks it fails them)."""
     return bool(control_flow_util.GraphOrParentsInXlaContext(ops.get_default_graph()))
 
 
