@@ -165,6 +165,19 @@ def ranking_batch(model, rng, batch=16):
     return queries.astype("int32"), y
 
 
+def metric_embedding_batch(model, rng, batch=16, classes=4):
+    """Images in [0, 1) -> embeddings [B, D]; y = int labels of ``classes`` classes (the batch is its
+    own support set: kerasdl.meta.prototypical.PrototypicalLoss)."""
+    shape = (batch, *model.inputs[0].shape[1:])
+    return rng.random(shape, dtype=np.float32), rng.integers(0, classes, batch).astype("int32")
+
+
+def _prototypical():
+    from kerasdl.meta.prototypical import PrototypicalLoss
+
+    return PrototypicalLoss()
+
+
 def _sparse_ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -190,6 +203,8 @@ TASKS = {
     "graph_classification": {"batch": graph_classification_batch, "loss": _sparse_ce},
     "link_prediction": {"batch": link_prediction_batch, "loss": _sparse_ce},
     "ranking": {"batch": ranking_batch, "loss": lambda: MaxMarginRankingLoss()},
+    # few-shot embeddings (Conv-4): images -> embeddings, trained through class prototypes
+    "metric_embedding": {"batch": metric_embedding_batch, "loss": _prototypical},
 }
 
 

@@ -1,5 +1,6 @@
 """Metrics Keras lacks: sample quality of generative models (Inception Score, FID), kernel MMD,
-filtered link-prediction ranks and top-k recommendation metrics.
+filtered link-prediction ranks, top-k recommendation metrics and confidence intervals of a mean over
+test episodes.
 
 Names load lazily (no TensorFlow import until used).
 """
@@ -11,6 +12,7 @@ _EXPORTS = {
     **dict.fromkeys(("mmd2", "gaussian_kernel_matrix"), "kerasdl.metrics.mmd"),
     **dict.fromkeys(("answer_sets", "filtered_ranks", "rank_summary", "top_k_items",
                      "recommendation_metrics"), "kerasdl.metrics.ranking"),
+    "mean_confidence_interval": "kerasdl.metrics.intervals",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
