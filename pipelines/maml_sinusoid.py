@@ -138,11 +138,10 @@ def summary(curve):
 def plot_adapted(models, shots, steps, path, count=4):
     """Truth, support points and each model's fit after 0, 1 and 10 steps on a few test tasks."""
     import keras
-
     import matplotlib.pyplot as plt
 
-    from kerasdl.io import save_figure
     from kerasdl.data.sinusoid import sinusoid_batch
+    from kerasdl.io import save_figure
     from kerasdl.meta import functional_call, inner_loop
 
     b = {k: v.numpy() for k, v in sinusoid_batch(TEST_SEED, 0, count, shots, 1).items()}
