@@ -88,6 +88,7 @@ def cmd_tune(args) -> None:
 
     recipe = TuningRecipe(model=args.model, dataset=args.dataset, space=args.space,
                           tuner=args.tuner, trials=args.trials, epochs=args.epochs,
+                          train_examples=args.train_examples,
                           objective=args.objective, model_kwargs=json.loads(args.model_kwargs),
                           jit_compile=_jit(args.jit) is True, seed=args.seed, fast=args.fast,
                           out_dir=args.out_dir, name=args.name, resume=args.resume, verbose=1)
@@ -202,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="trials to run (Hyperband: a cap on its brackets' trials)")
     tune.add_argument("--epochs", type=int, default=3, help="epochs per trial (Hyperband: most)")
     tune.add_argument("--objective", default="val_accuracy", help="val_accuracy or val_loss")
+    tune.add_argument("--train-examples", type=int, default=None,
+                      help="train on the first N training examples (default: all but the "
+                           "5,000 held out for validation)")
     tune.add_argument("--model-kwargs", default="{}", help="JSON dict of fixed model arguments")
     tune.add_argument("--jit", default="off", choices=("on", "off"), help="XLA for each trial")
     tune.add_argument("--out-dir", default=RECIPE.out_dir)

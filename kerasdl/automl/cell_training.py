@@ -30,18 +30,19 @@ class CellTrainingRecipe:
                 "stem_multiplier": self.stem_multiplier, "stem_strides": self.stem_strides}
 
 
-def train_cell(genotype, train, val, recipe: CellTrainingRecipe = CellTrainingRecipe(), *,
-               test=None, num_classes: int = 10, verbose: int = 0, return_model: bool = False):
-    """Train the network of ``genotype`` on ``train`` = (x, y); returns ``{"val_accuracy",
-    "test_accuracy" (with ``test``), "params", "steps", "seconds"}`` (and the model when
-    ``return_model``)."""
+def train_cell(genotype, train, recipe: CellTrainingRecipe = CellTrainingRecipe(), *,
+               evaluate: dict | None = None, num_classes: int = 10, verbose: int = 0,
+               return_model: bool = False):
+    """Train the network of ``genotype`` on ``train`` = (x, y), then score it on each split of
+    ``evaluate`` (``{"val": (x, y), ...}``); returns ``{"<split>_accuracy", "params", "steps",
+    "seconds"}`` (and the model when ``return_model``)."""
     import keras
 
     from kerasdl.data.pipelines import from_arrays
     from kerasdl.registry import create_model
     from kerasdl.train.trainer import Trainer
 
-    (x, y), (x_val, y_val) = train, val
+    x, y = train
     steps = recipe.steps_per_epoch or len(x) // recipe.batch_size
     keras.utils.set_random_seed(recipe.seed)
     kwargs = recipe.model_kwargs(genotype, num_classes, x.shape[1:])
@@ -56,11 +57,9 @@ def train_cell(genotype, train, val, recipe: CellTrainingRecipe = CellTrainingRe
                  verbose=verbose) as trainer:
         trainer.fit(from_arrays(x, y, recipe.batch_size, training=True, seed=recipe.seed),
                     epochs=recipe.epochs, steps_per_epoch=steps)
-        result = {"val_accuracy": trainer.evaluate(from_arrays(x_val, y_val, 500,
-                                                               training=False))["accuracy"]}
-        if test is not None:
-            result["test_accuracy"] = trainer.evaluate(
-                from_arrays(*test, 500, training=False))["accuracy"]
+        result = {f"{split}_accuracy": trainer.evaluate(
+            from_arrays(*arrays, 500, training=False))["accuracy"]
+            for split, arrays in (evaluate or {}).items()}
         result.update(params=trainer.model.count_params(), steps=recipe.epochs * steps,
                       seconds=round(time.perf_counter() - start, 1))
         model = trainer.model

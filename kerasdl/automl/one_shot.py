@@ -49,16 +49,15 @@ class OneShotTrainer(Trainer):
     Args:
         supernet: a :class:`~kerasdl.automl.supernet.Supernet` (its ``alpha`` is not used).
         optimizer: default SGD (lr 0.05, momentum 0.9, weight decay 4·10⁻⁵).
-        seed: seed of the path sampler (kept with the supernet, so checkpoints hold it).
         Other keyword arguments go to :class:`kerasdl.train.Trainer`.
 
+    Paths are drawn with the supernet's ``path_seed`` (its checkpoints hold the sampler state).
     Sub-architectures not drawn get zero gradients; with momentum they still drift slightly
     (PyTorch's SPOS leaves them untouched). ``evaluate`` reports a fresh random path per batch.
     """
 
-    def __init__(self, supernet, optimizer=None, seed=None, **trainer_kwargs):
+    def __init__(self, supernet, optimizer=None, **trainer_kwargs):
         self.supernet = supernet
-        supernet.path_seed = keras.random.SeedGenerator(seed, name="path_seed")
         super().__init__(
             supernet, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             optimizer or keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=4e-5),

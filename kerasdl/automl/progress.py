@@ -47,7 +47,7 @@ def plot_search_progress(curves: dict, path, *, objective: str, title: str = "")
         ax.grid(alpha=0.3)
     by_count.legend(fontsize=8)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110)

@@ -64,6 +64,7 @@ class Supernet(keras.Model):
                 self.blocks.append(SearchCell(filters, self.nodes, reduction_prev,
                                               name=f"cell{index}"))
         self.head = head_layers(num_classes, dropout)
+        self.path_seed = keras.random.SeedGenerator(seed, name="path_seed")  # one-shot sampling
         self(tf.zeros((1, *self.image_shape)))  # create every variable now
 
     @property

@@ -49,6 +49,7 @@ class TuningRecipe:
     weight_decay: float = 1e-4  # adamw and sgd (decoupled)
     label_smoothing: float = 0.0
     validation_examples: int = 5000  # held out from the training split
+    train_examples: int | None = None  # the first N of the rest (None: all)
     hyperband_factor: int = 3
     jit_compile: bool = False  # XLA makes conv steps slower on this CPU (see the README)
     seed: int = 0
@@ -216,9 +217,10 @@ def tune(recipe: TuningRecipe) -> dict:
     space = recipe.space if isinstance(recipe.space, SearchSpace) else \
         SearchSpace(recipe.space, recipe.model)
     info = dataset_info(recipe.dataset)
-    splits = load_splits(ClassifierRecipe(dataset=recipe.dataset, seed=recipe.seed,
-                                          validation_examples=recipe.validation_examples,
-                                          fast=recipe.fast))
+    (x, y), val, test = load_splits(ClassifierRecipe(
+        dataset=recipe.dataset, seed=recipe.seed, validation_examples=recipe.validation_examples,
+        fast=recipe.fast))
+    splits = (x[:recipe.train_examples], y[:recipe.train_examples]), val, test
     keras.utils.set_random_seed(recipe.seed)
     tuner = make_tuner(recipe, _hypermodel_class()(recipe, space, splits, info))
     start = time.perf_counter()
