@@ -88,7 +88,7 @@ def cmd_tune(args) -> None:
 
     recipe = TuningRecipe(model=args.model, dataset=args.dataset, space=args.space,
                           tuner=args.tuner, trials=args.trials, epochs=args.epochs,
-                          train_examples=args.train_examples,
+                          train_examples=args.train_examples, initial_points=args.initial_points,
                           objective=args.objective, model_kwargs=json.loads(args.model_kwargs),
                           jit_compile=_jit(args.jit) is True, seed=args.seed, fast=args.fast,
                           out_dir=args.out_dir, name=args.name, resume=args.resume, verbose=1)
@@ -206,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--train-examples", type=int, default=None,
                       help="train on the first N training examples (default: all but the "
                            "5,000 held out for validation)")
+    tune.add_argument("--initial-points", type=int, default=None,
+                      help="Bayesian: random trials before the Gaussian process proposes "
+                           "(default: max(2, trials // 3))")
     tune.add_argument("--model-kwargs", default="{}", help="JSON dict of fixed model arguments")
     tune.add_argument("--jit", default="off", choices=("on", "off"), help="XLA for each trial")
     tune.add_argument("--out-dir", default=RECIPE.out_dir)

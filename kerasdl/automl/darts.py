@@ -55,8 +55,7 @@ class DartsTrainer(Trainer):
             self.arch_optimizer = self.make_optimizer(
                 arch_optimizer or keras.optimizers.Adam(3e-4, beta_1=0.5, weight_decay=1e-3),
                 [supernet.alpha])
-            self.train_metrics.append(keras.metrics.Mean(name="arch_loss"))
-            self.eval_metrics = self.eval_metrics[:2]
+            self.train_metrics.append(keras.metrics.Mean(name="arch_loss"))  # not evaluated
 
     def optimized_variables(self) -> list:
         return self.supernet.network_weights()

@@ -51,6 +51,7 @@ class TuningRecipe:
     validation_examples: int = 5000  # held out from the training split
     train_examples: int | None = None  # the first N of the rest (None: all)
     hyperband_factor: int = 3
+    initial_points: int | None = None  # Bayesian: random trials first (None: max(2, trials // 3))
     jit_compile: bool = False  # XLA makes conv steps slower on this CPU (see the README)
     seed: int = 0
     fast: bool = False  # data subsets (2,048 train / 512 validation / 1,000 test)
@@ -161,6 +162,10 @@ def make_tuner(recipe: TuningRecipe, hypermodel):
                   overwrite=not recipe.resume, seed=recipe.seed)
     if recipe.tuner == "hyperband":
         common.update(max_epochs=recipe.epochs, factor=recipe.hyperband_factor)
+    elif recipe.tuner == "bayesian":
+        # KerasTuner's default (3 random trials per hyperparameter) makes short searches random.
+        common.update(max_trials=recipe.trials,
+                      num_initial_points=recipe.initial_points or max(2, recipe.trials // 3))
     else:
         common.update(max_trials=recipe.trials)
     tuner = type(f"Timed{base.__name__}", (_TimedTrials, base), {})(hypermodel, **common)
@@ -183,6 +188,10 @@ def trial_rows(tuner, space: SearchSpace, recipe: TuningRecipe) -> list[dict]:
     return rows
 
 
+def _cell(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def best_trials_table(rows: list[dict], direction: str, top: int = 10) -> str:
     """A Markdown table of the ``top`` completed trials, best first."""
     done = [r for r in rows if r["score"] is not None]
@@ -191,7 +200,7 @@ def best_trials_table(rows: list[dict], direction: str, top: int = 10) -> str:
     lines = ["| rank | trial | score | epochs | seconds | " + " | ".join(names) + " |",
              "|" + "---|" * (5 + len(names))]
     for rank, r in enumerate(done[:top], 1):
-        cells = [str(r["hyperparameters"].get(n, "")) for n in names]
+        cells = [_cell(r["hyperparameters"].get(n, "")) for n in names]
         lines.append(f"| {rank} | {r['trial_id']} | {r['score']:.4f} | {r['epochs']} | "
                      f"{r['seconds']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
