@@ -183,6 +183,7 @@ def trial_rows(tuner, space: SearchSpace, recipe: TuningRecipe) -> list[dict]:
         rows.append({"trial_id": trial_id, "status": trial.status, "score": trial.score,
                      "best_epoch": None if trial.best_step is None else trial.best_step + 1,
                      "epochs": values.get("tuner/epochs", recipe.epochs),
+                     "initial_epoch": values.get("tuner/initial_epoch", 0),  # Hyperband resumes
                      "seconds": tuner.trial_seconds.get(trial_id),
                      "hyperparameters": space.decode(values)})
     return rows
