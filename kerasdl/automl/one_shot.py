@@ -99,7 +99,8 @@ class InheritedAccuracy:
     Batch norm uses each validation batch's own statistics (training-mode BN): the running
     statistics were accumulated over many different paths and fit none of them (SPOS
     recalibrates them per path; batch statistics of large batches do the same job without a
-    pass over training data). Call it with a :class:`Genotype`; one compiled graph serves all.
+    pass over training data; the running statistics move as a side effect). Call it with a
+    :class:`Genotype`; one compiled graph serves all.
     """
 
     def __init__(self, supernet, x_val, y_val, batch_size: int = 500):

@@ -1,8 +1,10 @@
 """Hyper-parameter search over any registered classifier and dataset with KerasTuner.
 
-Grid search walks the whole grid of the space, random search draws points from it, Bayesian
-optimisation fits a Gaussian process to the trials so far and proposes the point of highest
-expected improvement, Hyperband runs successive halving (many configurations for a few epochs,
+Grid search walks the whole grid of the space, random search draws points from its ranges (not
+only grid points, as the curriculum's 随机在网格内取点 has it), Bayesian optimisation fits a
+Gaussian process to the trials so far and proposes the point its acquisition function (upper
+confidence bound) rates highest — a surrogate model, not the EM-like resampling the curriculum
+compares it to — and Hyperband runs successive halving (many configurations for a few epochs,
 the best ones for longer). KerasTuner's ``GridSearch``, ``RandomSearch``, ``BayesianOptimization``
 and ``Hyperband`` do the searching; this module supplies the space (:mod:`search_space`), the
 training inside each trial and the results.
