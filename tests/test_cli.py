@@ -5,7 +5,7 @@ import pytest
 
 from kerasdl.cli import build_parser, main
 
-COMMANDS = [[], ["train"], ["eval"], ["export"], ["data"], ["data", "fetch"], ["models"],
+COMMANDS = [[], ["train"], ["eval"], ["export"], ["tune"], ["data"], ["data", "fetch"], ["models"],
             ["models", "info"]]
 
 
