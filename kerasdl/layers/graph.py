@@ -106,23 +106,29 @@ class MessagePassing(keras.layers.Layer):
 
     units: int
 
-    def call(self, x, edges, training=None):
+    def call(self, x, edges, node_mask=None, training=None):
         if edges.shape.rank != x.shape.rank or edges.shape[-1] != 2 or x.shape.rank not in (2, 3):
             raise ValueError(f"{type(self).__name__} takes x [N, F] with edges [E, 2], or a batch "
                              f"x [B, N, F] with edges [B, E, 2]; got {x.shape} and {edges.shape}")
+        if node_mask is not None and node_mask.shape.rank != x.shape.rank - 1:
+            raise ValueError(f"node_mask must be [N] (or [B, N] for a batch) to match x {x.shape}; "
+                             f"got {node_mask.shape}")
         edges = tf.cast(edges, tf.int32)
         batched = x.shape.rank == 3
         if batched:
             x, edges, (batch, nodes) = flatten_batch(x, edges)
+            if node_mask is not None:
+                node_mask = tf.reshape(node_mask, [-1])
         num_nodes = tf.shape(x)[0]
         source, target = edge_index(edges, num_nodes)
-        out = self.propagate(x, source, target, num_nodes, training=training)
+        masked = {} if node_mask is None else {"node_mask": node_mask}
+        out = self.propagate(x, source, target, num_nodes, training=training, **masked)
         return tf.reshape(out, [batch, nodes, out.shape[-1]]) if batched else out
 
     def propagate(self, x, source, target, num_nodes, training=None):  # pragma: no cover
         raise NotImplementedError
 
-    def compute_output_shape(self, x_shape, edges_shape):
+    def compute_output_shape(self, x_shape, edges_shape, node_mask_shape=None):
         return (*x_shape[:-1], self.output_units)
 
     @property
@@ -223,40 +229,61 @@ class ChebConv(_LinearMessagePassing):
 class GINConv(MessagePassing):
     """Xu et al. (2019): ``h' = MLP((1 + eps) h + sum_{s -> t} h_s)``; the MLP is Dense layers of
     ``units`` (a tuple) with ``activation`` after each. ``learn_epsilon`` makes ``eps`` a weight
-    (GIN-eps), else it stays ``epsilon`` (GIN-0 for 0). No batch norm: padded nodes would bias it."""
+    (GIN-eps), else it stays ``epsilon`` (GIN-0 for 0).
+
+    ``batch_norm=True`` puts batch normalisation between every Dense layer and its activation,
+    as the paper's reference code does (``Linear -> BN -> ReLU``; PyTorch's momentum 0.1 and eps
+    1e-5, i.e. Keras ``momentum=0.9``). On a padded batch the statistics are taken over the real
+    nodes only: call ``layer(x, edges, node_mask=m)`` and Keras' ``BatchNormalization`` gets the
+    flattened mask (its ``mask`` argument: masked moments and moving averages). At inference it
+    is a per-feature affine of the moving statistics (TFLite MUL/ADD).
+    """
 
     def __init__(self, units=(64, 64), epsilon=0.0, learn_epsilon=False, activation="relu",
-                 **kwargs):
+                 batch_norm=False, **kwargs):
         super().__init__(**kwargs)
         self.units = tuple(int(u) for u in ((units,) if isinstance(units, int) else units))
         if not self.units or min(self.units) < 1:
             raise ValueError(f"units must be positive layer widths, got {units}")
         self.epsilon, self.learn_epsilon = float(epsilon), bool(learn_epsilon)
         self.activation = keras.activations.get(activation)
-        self.mlp = [keras.layers.Dense(u, activation=self.activation, name=f"dense_{i}")
-                    for i, u in enumerate(self.units)]
+        self.batch_norm = bool(batch_norm)
+        self.mlp = [keras.layers.Dense(u, activation=None if batch_norm else self.activation,
+                                       name=f"dense_{i}") for i, u in enumerate(self.units)]
+        self.norms = [keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"norm_{i}")
+                      for i in range(len(self.units))] if batch_norm else []
 
-    def build(self, x_shape, edges_shape=None):
+    def build(self, x_shape, edges_shape=None, node_mask_shape=None):
         self.eps = self.add_weight(name="epsilon", shape=(), trainable=self.learn_epsilon,
                                    initializer=keras.initializers.Constant(self.epsilon))
         width = x_shape[-1]
-        for dense in self.mlp:
+        for i, dense in enumerate(self.mlp):
             dense.build((None, width))
             width = dense.units
+            if self.norms:
+                self.norms[i].build((None, width))
 
     @property
     def output_units(self) -> int:
         return self.units[-1]
 
-    def propagate(self, x, source, target, num_nodes, training=None):
+    def call(self, x, edges, node_mask=None, training=None):
+        if self.batch_norm and node_mask is None and x.shape.rank == 3:
+            raise ValueError("GINConv(batch_norm=True) on a padded batch needs node_mask [B, N] "
+                             "(1 for real nodes), or the padding would enter the statistics")
+        return super().call(x, edges, node_mask=node_mask, training=training)
+
+    def propagate(self, x, source, target, num_nodes, training=None, node_mask=None):
         h = (1.0 + tf.cast(self.eps, x.dtype)) * x + scatter(tf.gather(x, source), target, num_nodes)
-        for dense in self.mlp:
+        for i, dense in enumerate(self.mlp):
             h = dense(h)
+            if self.norms:
+                h = self.activation(self.norms[i](h, training=training, mask=node_mask))
         return h
 
     def get_config(self):
         return {**super().get_config(), "units": list(self.units), "epsilon": self.epsilon,
-                "learn_epsilon": self.learn_epsilon,
+                "learn_epsilon": self.learn_epsilon, "batch_norm": self.batch_norm,
                 "activation": keras.activations.serialize(self.activation)}
 
 
