@@ -8,13 +8,14 @@ import argparse
 import json
 import sys
 
+from kerasdl.arguments import comma_list
 from kerasdl.train.classification import ClassifierRecipe
 
 RECIPE = ClassifierRecipe()  # the defaults of `kerasdl train`
 
 
 def _csv(text: str) -> tuple:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+    return tuple(comma_list(text))
 
 
 def _jit(text: str):

@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kerasdl.arguments import choose  # noqa: E402
 from kerasdl.io import atomic_write_bytes, atomic_write_json  # noqa: E402
 from kerasdl.train.classification import ClassifierRecipe, run  # noqa: E402
 
@@ -138,10 +139,7 @@ def main(argv=None):
                         help="also copy the plot here (e.g. docs/cnn_zoo.png for the README)")
     parser.add_argument("--out-dir", default=BASE.out_dir)
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.models.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(ZOO))
-    if unknown:
-        parser.error(f"not in the zoo: {', '.join(unknown)} (known: {', '.join(ZOO)})")
+    names = choose(parser, "--models", args.models, ZOO)
 
     zoo_dir = Path(args.out_dir) / ("cnn_zoo_fast" if args.fast else "cnn_zoo")
     results = zoo_dir / "results.json"

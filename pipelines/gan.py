@@ -66,6 +66,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from kerasdl.arguments import choose  # noqa: E402
+
 # name -> (generator, discriminator, GANTrainer settings, discriminator hyperparameters)
 VARIANTS = {
     "gan_minimax": ("mlp_generator", "mlp_discriminator", {"objective": "minimax"}, {}),
@@ -208,10 +210,7 @@ def main(argv=None):
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--out-dir", default="saved_models")
     args = parser.parse_args(argv)
-    names = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = [v for v in names if v not in VARIANTS]
-    if unknown or not names:
-        parser.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    names = choose(parser, "--variants", args.variants, VARIANTS)
     if args.fast:
         args.epochs, args.steps_per_epoch, args.filters, args.latent_dim = 2, 3, 4, 16
         args.fid_samples, args.classifier_epochs, args.classifier_examples = 200, 1, 1000

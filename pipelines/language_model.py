@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from kerasdl.arguments import choose  # noqa: E402
 from kerasdl.io import atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: E402
 
 LN2 = math.log(2.0)
@@ -271,10 +272,7 @@ def main(argv=None):
     parser.add_argument("--fast", action="store_true", help="tiny data, models and step count (CI)")
     parser.add_argument("--out-dir", default="saved_models")
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.models.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(MODELS))
-    if unknown or not names:
-        parser.error(f"unknown models: {', '.join(unknown) or '(none given)'} (known: {', '.join(MODELS)})")
+    names = choose(parser, "--models", args.models, MODELS)
     if args.fast:
         args.steps, args.eval_every, args.val_windows, args.sample_length = 6, 3, 8, 40
         args.sequence_length = args.sequence_length or 32

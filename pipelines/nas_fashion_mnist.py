@@ -45,6 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kerasdl.arguments import choose  # noqa: E402
 from kerasdl.io import atomic_write_json  # noqa: E402
 
 METHODS = ("darts", "evolution", "one_shot")
@@ -172,10 +173,7 @@ def main(argv=None):
                         help=f"comma-separated subset of {', '.join(METHODS)}")
     parser.add_argument("--out-dir", default="saved_models")
     args = parser.parse_args(argv)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = sorted(set(methods) - set(METHODS))
-    if unknown or not methods:
-        parser.error(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+    methods = choose(parser, "--methods", args.methods, METHODS)
 
     from kerasdl.automl.cell_space import random_genotype
     from kerasdl.automl.progress import best_so_far, plot_search_progress

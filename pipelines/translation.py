@@ -50,6 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kerasdl.arguments import choose  # noqa: E402
 from kerasdl.io import atomic_write_bytes, atomic_write_json  # noqa: E402
 
 GLUE = "##"  # prefix of a token written without a space before it
@@ -264,10 +265,7 @@ def main(argv=None):
     parser.add_argument("--fast", action="store_true", help="tiny models, a few steps, few sentences (CI)")
     parser.add_argument("--out-dir", default="saved_models")
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.models.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(RECIPES))
-    if unknown:
-        parser.error(f"unknown models: {', '.join(unknown)} (known: {', '.join(RECIPES)})")
+    names = choose(parser, "--models", args.models, RECIPES)
 
     from kerasdl.data import text
     from kerasdl.registry import MODELS

@@ -42,6 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kerasdl.arguments import choose  # noqa: E402
 from kerasdl.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 MODES = ("skipgram", "cbow")
@@ -163,9 +164,7 @@ def main(argv=None):
     parser.add_argument("--no-gensim", action="store_true", help="skip the gensim comparison")
     parser.add_argument("--out-dir", default="saved_models")
     args = parser.parse_args(argv)
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    if not modes or set(modes) - set(MODES):
-        parser.error(f"--modes takes a subset of {', '.join(MODES)}, got {args.modes!r}")
+    modes = choose(parser, "--modes", args.modes, MODES)
     if args.fast:
         args.epochs, args.dim, args.min_count, args.batch_size = 1, 16, 2, 128
 

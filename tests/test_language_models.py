@@ -301,4 +301,4 @@ def test_language_model_pipeline_fast(tmp_path):
     loaded = keras.models.load_model(run / "lstm_lm.keras")
     assert loaded.output.shape[-1] == results["vocab_size"]
     bad = subprocess.run([sys.executable, script, "--models", "lstm9000"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "unknown models: lstm9000" in bad.stderr
+    assert bad.returncode == 2 and "--models: unknown lstm9000" in bad.stderr

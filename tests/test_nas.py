@@ -219,4 +219,4 @@ def test_nas_pipeline_fast(tmp_path):
     assert len(results["random"]) == 1
     bad = subprocess.run([sys.executable, str(script), "--methods", "enas"], capture_output=True,
                          text=True)
-    assert bad.returncode == 2 and "unknown methods ['enas']" in bad.stderr
+    assert bad.returncode == 2 and "--methods: unknown enas" in bad.stderr
