@@ -79,6 +79,7 @@ def train(graph, name, recipe, fast, out):
     from kerasdl.data.knowledge_graphs import evaluate_link_prediction, reciprocal_queries
     from kerasdl.registry import create_model
     from kerasdl.train import Trainer
+    from kerasdl.train.selection import fit_keeping_best
 
     keras.utils.set_random_seed(0)
     kwargs = dict(recipe[name], num_entities=graph.num_entities, num_relations=graph.num_relations)
@@ -96,22 +97,15 @@ def train(graph, name, recipe, fast, out):
                       jit_compile=False if fast else "auto",
                       log_dir=out / "logs" / f"{graph.name}_{name}", verbose=0)
     data = query_dataset(*reciprocal_queries(graph.train, graph.num_relations), BATCH, seed=0)
-    best, curve, start = (-1.0, None, None), [], time.perf_counter()
-    for epoch in range(every, epochs + 1, every):
-        trainer.fit(data, epochs=epoch, resume=epoch > every)
-        valid = evaluate_link_prediction(scorer_of(model), graph, "valid")
-        curve.append({"epoch": epoch, "loss": trainer.history.epochs[-1]["loss"], **valid})
-        print(f"  {graph.name} {name} epoch {epoch}: loss {curve[-1]['loss']:.4f} "
-              f"valid MRR {valid['mrr']:.4f}", flush=True)
-        if valid["mrr"] > best[0]:
-            best = (valid["mrr"], epoch, [w.copy() for w in model.get_weights()])
-    train_seconds = time.perf_counter() - start
-    model.set_weights(best[2])
+    selected = fit_keeping_best(
+        trainer, data, epochs=epochs, every=every, key="mrr", label=f"{graph.name} {name} ",
+        validate=lambda: evaluate_link_prediction(scorer_of(model), graph, "valid"))
     trainer.close()
-    record = {"hyperparameters": kwargs, "lr": lr, "batch": BATCH, "best_epoch": best[1],
+    record = {"hyperparameters": kwargs, "lr": lr, "batch": BATCH,
+              "best_epoch": selected["best_epoch"],
               "valid": evaluate_link_prediction(scorer_of(model), graph, "valid"),
               "test": evaluate_link_prediction(scorer_of(model), graph, "test"),
-              "curve": curve, "train_seconds": round(train_seconds, 1),
+              "curve": selected["curve"], "train_seconds": selected["train_seconds"],
               "params": model.count_params(), "policy": trainer.policy}
     return model, record
 

@@ -137,6 +137,7 @@ def main(argv=None):
     from kerasdl.losses import MaxMarginRankingLoss
     from kerasdl.registry import create_model
     from kerasdl.train import Trainer
+    from kerasdl.train.selection import fit_keeping_best
 
     fast = args.fast
     epochs, every = (FAST["epochs"], FAST["eval_every"]) if fast else (args.epochs, EVAL_EVERY)
@@ -178,21 +179,15 @@ def main(argv=None):
     trainer = Trainer(model, MaxMarginRankingLoss(MARGIN), keras.optimizers.Adam(LEARNING_RATE),
                       jit_compile=False if fast else "auto", log_dir=out / "logs", verbose=2)
     users = np.arange(num_users)
-    best, curve, fit_start = (-1.0, 0, None), [], time.perf_counter()
-    for epoch in range(every, epochs + 1, every):
-        trainer.fit(data, epochs=epoch, resume=epoch > every)
-        metrics = evaluate(model.score_all(users), train_items, valid_items)
-        curve.append({"epoch": epoch, "loss": trainer.history.epochs[-1]["loss"], **metrics})
-        print(f"epoch {epoch}: loss {curve[-1]['loss']:.4f} validation NDCG@10 "
-              f"{metrics['ndcg@10']:.4f} recall@10 {metrics['recall@10']:.4f}", flush=True)
-        if metrics["ndcg@10"] > best[0]:
-            best = (metrics["ndcg@10"], epoch, [w.copy() for w in model.get_weights()])
-    train_seconds = time.perf_counter() - fit_start
-    model.set_weights(best[2])
+    selected = fit_keeping_best(
+        trainer, data, epochs=epochs, every=every, key="ndcg@10",
+        validate=lambda: evaluate(model.score_all(users), train_items, valid_items))
     scores = model.score_all(users)
-    results["pinsage"] = {"best_epoch": best[1], "validation": evaluate(scores, train_items, valid_items),
-                          "test": evaluate(scores, seen_at_test, test_items), "curve": curve,
-                          "train_seconds": round(train_seconds, 1), "policy": trainer.policy,
+    results["pinsage"] = {"best_epoch": selected["best_epoch"],
+                          "validation": evaluate(scores, train_items, valid_items),
+                          "test": evaluate(scores, seen_at_test, test_items),
+                          "curve": selected["curve"], "train_seconds": selected["train_seconds"],
+                          "policy": trainer.policy,
                           "hard_negatives": args.hard_negatives, "use_ids": not args.no_ids}
     results["sampler_seconds"] = round(sampler_seconds, 1)
     curves = {"pinsage": recall_curve(scores, seen_at_test, test_items),
