@@ -11,10 +11,10 @@ def comma_list(text: str) -> list[str]:
 
 
 def choose(parser: argparse.ArgumentParser, option: str, text: str, known: Iterable[str]) -> list[str]:
-    """The comma-separated names of ``text`` (the value of ``option``), each one of ``known``;
-    otherwise ``parser.error`` names the unknown ones and lists the known ones."""
+    """The comma-separated names of ``text`` (the value of ``option``), each one of ``known``
+    (repeats dropped); otherwise ``parser.error`` names the unknown ones and lists the known ones."""
     known = list(known)
-    names = comma_list(text)
+    names = list(dict.fromkeys(comma_list(text)))  # each once, in the order given
     unknown = [name for name in names if name not in known]
     if unknown or not names:
         parser.error(f"{option}: unknown {', '.join(unknown) or '(none given)'}; "

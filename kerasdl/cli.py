@@ -14,10 +14,6 @@ from kerasdl.train.classification import ClassifierRecipe
 RECIPE = ClassifierRecipe()  # the defaults of `kerasdl train`
 
 
-def _csv(text: str) -> tuple:
-    return tuple(comma_list(text))
-
-
 def _jit(text: str):
     return {"auto": "auto", "on": True, "off": False}[text]
 
@@ -28,7 +24,7 @@ def _recipe(args):
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         augment=args.augment, precision=args.precision, jit_compile=_jit(args.jit),
         steps_per_execution=args.steps_per_execution, strategy=args.strategy,
-        export_modes=_csv(args.export_modes), out_dir=args.out_dir, name=args.name,
+        export_modes=tuple(comma_list(args.export_modes)), out_dir=args.out_dir, name=args.name,
         seed=args.seed, fast=args.fast)
 
 
@@ -75,7 +71,7 @@ def cmd_eval(args) -> None:
 def cmd_export(args) -> None:
     from kerasdl.train import classification
 
-    recipe = ClassifierRecipe(dataset=args.dataset, export_modes=_csv(args.modes),
+    recipe = ClassifierRecipe(dataset=args.dataset, export_modes=tuple(comma_list(args.modes)),
                               out_dir=args.out_dir, name=args.name)
     meta = classification.export_and_verify(_load(args.model_path), recipe,
                                             classification.load_splits(recipe), metrics={})
@@ -205,8 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--epochs", type=int, default=3, help="epochs per trial (Hyperband: most)")
     tune.add_argument("--objective", default="val_accuracy", help="val_accuracy or val_loss")
     tune.add_argument("--train-examples", type=int, default=None,
-                      help="train on the first N training examples (default: all but the "
-                           "5,000 held out for validation)")
+                      help="train on the first N training examples (default: the training split "
+                           "less its validation hold-out, min(5,000, a fifth); 2,048 with --fast)")
     tune.add_argument("--initial-points", type=int, default=None,
                       help="Bayesian: random trials before the Gaussian process proposes "
                            "(default: max(2, trials // 3))")

@@ -41,6 +41,7 @@ Last run: 2026-11-23, char level, BUDGET run (`nice -n 10 python pipelines/langu
 """
 import argparse
 import io
+import json
 import math
 import sys
 import time
@@ -153,7 +154,7 @@ def train_model(name, vocab_size, ids, args, out_dir: Path):
     from kerasdl.train import Trainer
 
     hyper, peak, jit = MODELS[name]
-    hyper = {**hyper, **(FAST_SIZES[name] if args.fast else {})}
+    hyper = {**hyper, **(FAST_SIZES[name] if args.fast else {}), **args.model_kwargs}
     length = args.sequence_length
     keras.utils.set_random_seed(0)
     model = kerasdl.create_model(name, vocab_size=vocab_size, sequence_length=length, **hyper)
@@ -262,6 +263,8 @@ def main(argv=None):
     parser.add_argument("--level", choices=tuple(LEVELS), default="char")
     parser.add_argument("--steps", type=int, default=120, help="train steps per model (budget)")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--model-kwargs", type=json.loads, default={},
+                        help='JSON dict overriding the recipe\'s model arguments, e.g. \'{"units": 512}\'')
     parser.add_argument("--sequence-length", type=int, default=None,
                         help="window length (default: 128 chars / 64 words)")
     parser.add_argument("--eval-every", type=int, default=20, help="steps between validation points")

@@ -34,7 +34,8 @@ Last run: 2026-12-02, `python pipelines/nas_fashion_mnist.py`: 2,039 s wall on t
           within the random cells' own spread.
 Output:   saved_models/nas_fashion_mnist[_fast]/: results.json (per method: genotype, search
           cost, test accuracy; the random cells'), progress_<method>.png (best objective so far
-          vs evaluations and wall time), and the DARTS cell's network exported to fp32 TFLite.
+          vs evaluations and wall time); the DARTS cell's network exported to fp32 TFLite in
+          saved_models/nas_fashion_mnist[_fast]_darts/.
 """
 import argparse
 import sys

@@ -13,7 +13,7 @@ def test_comma_list_strips_and_drops_empty_parts():
 
 def test_choose_keeps_order_and_names_unknown_or_missing(capsys):
     parser = argparse.ArgumentParser(prog="p")
-    assert choose(parser, "--models", "gpt, lstm", ["lstm", "gru", "gpt"]) == ["gpt", "lstm"]
+    assert choose(parser, "--models", "gpt, lstm,gpt", ["lstm", "gru", "gpt"]) == ["gpt", "lstm"]
     for text, shown in (("lstm,rnn9", "unknown rnn9"), (" , ", "unknown (none given)")):
         with pytest.raises(SystemExit) as exit_info:
             choose(parser, "--models", text, ["lstm", "gru"])

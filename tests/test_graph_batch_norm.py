@@ -68,6 +68,9 @@ def test_gin_batch_norm_on_a_padded_batch_equals_the_disjoint_union():
     assert len(padded_layer.norms) == 2 and padded_layer.get_config()["batch_norm"] is True
     with pytest.raises(ValueError, match="needs node_mask"):
         padded_layer(batch.node_features, batch.edges)
+    from kerasdl.layers.graph import GCNConv
+    with pytest.raises(ValueError, match="GCNConv does not take node_mask"):
+        GCNConv(4)(batch.node_features, batch.edges, node_mask=batch.node_mask)
 
 
 def test_gin_model_with_batch_norm_converts_to_tflite_builtins():

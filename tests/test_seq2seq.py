@@ -226,4 +226,4 @@ def test_translation_pipeline_fast(tmp_path):
     assert (run / "seq2seq_luong" / "model.keras").exists()
     bad = subprocess.run([sys.executable, str(ROOT / "pipelines" / "translation.py"), "--models", "nope"],
                          capture_output=True, text=True)
-    assert bad.returncode == 2 and "unknown models: nope" in bad.stderr
+    assert bad.returncode == 2 and "--models: unknown nope" in bad.stderr

@@ -2,8 +2,9 @@
 better configuration on real digits."""
 import json
 
-import keras_tuner as kt
 import pytest
+
+kt = pytest.importorskip("keras_tuner")  # the `tuning` extra
 
 from kerasdl.automl.search_space import SearchSpace, SearchSpaceError
 from kerasdl.automl.tuning import TuningRecipe, best_trials_table, tune
@@ -67,12 +68,14 @@ def test_grid_search_improves_over_its_first_trial(tmp_path):
 
 
 def test_best_trials_table_orders_by_direction():
-    rows = [{"trial_id": str(i), "score": s, "epochs": 1, "seconds": 1.0,
+    rows = [{"trial_id": str(i), "score": s, "epochs": 3, "initial_epoch": i % 2, "seconds": 1.0,
              "hyperparameters": {"lr": i}} for i, s in enumerate([0.5, 0.2, None, 0.9])]
     maximise = best_trials_table(rows, "max").splitlines()[2:]
     minimise = best_trials_table(rows, "min").splitlines()[2:]
     assert [line.split("|")[2].strip() for line in maximise] == ["3", "0", "1"]
     assert [line.split("|")[2].strip() for line in minimise] == ["1", "0", "3"]
+    # epochs trained: a Hyperband trial resumed from epoch 1 of 3 trained 2
+    assert [line.split("|")[4].strip() for line in maximise] == ["2", "3", "2"]
 
 
 def test_cli_tune_hyperband_and_bad_space(tmp_path, capsys):
@@ -82,9 +85,18 @@ def test_cli_tune_hyperband_and_bad_space(tmp_path, capsys):
             "--fast", "--out-dir", str(tmp_path), "--name", "hb"]
     assert main(argv) == 0
     results = json.loads((tmp_path / "hb" / "results.json").read_text())
-    assert results["tuner"] == "hyperband" and results["trials_run"] == 3  # a full Hyperband(3, 3) runs 5
+    assert results["tuner"] == "hyperband" and results["trials_run"] == 3  # a full Hyperband(3, 3) runs 6
     assert all(1e-3 <= t["hyperparameters"]["learning_rate"] <= 3e-2 for t in results["trials"])
     assert "| rank | trial | score |" in capsys.readouterr().out
     assert main([*argv[:-2], "--space", '{"model.width": [1, 2]}', "--name", "bad"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("kerasdl: error:") and "mlp has no argument 'width'" in err
+
+
+def test_recipe_rejects_bad_counts():
+    with pytest.raises(ValueError, match="unknown tuner 'annealing'"):
+        TuningRecipe(tuner="annealing")
+    with pytest.raises(ValueError, match="trials and epochs must be >= 1"):
+        TuningRecipe(trials=0)
+    with pytest.raises(ValueError, match="initial_points must be >= 1"):
+        TuningRecipe(tuner="bayesian", initial_points=0)

@@ -1,5 +1,6 @@
 """AutoML: hyper-parameter search with KerasTuner (``tuning``) and neural architecture search over
-a DARTS cell space (``space``, ``supernet``, ``darts``, ``one_shot``, ``evolution``).
+a DARTS cell space (``cell_space``, ``supernet``, ``darts``, ``one_shot``, ``evolution``);
+``search_space`` turns a JSON space into KerasTuner hyperparameters.
 
 Names load lazily, so importing this package does not import TensorFlow.
 """

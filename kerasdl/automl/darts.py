@@ -17,12 +17,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kerasdl.train.trainer import Trainer
+from kerasdl.automl.supernet import SupernetTrainer
 
 
 def bilevel_data(x_train, y_train, x_val, y_val, batch_size: int, seed: int = 0) -> tf.data.Dataset:
     """Batches ``(x, y, x_val, y_val)``: a shuffled training batch with a shuffled validation
-    batch; one pass lasts as long as the shorter split."""
+    batch; the validation stream repeats, so one pass lasts as long as the training split."""
     from kerasdl.data.pipelines import from_arrays
 
     train = from_arrays(x_train, y_train, batch_size, training=True, seed=seed)
@@ -30,7 +30,7 @@ def bilevel_data(x_train, y_train, x_val, y_val, batch_size: int, seed: int = 0)
     return tf.data.Dataset.zip(train, val).map(lambda t, v: (t[0], t[1], v[0], v[1]))
 
 
-class DartsTrainer(Trainer):
+class DartsTrainer(SupernetTrainer):
     """Search a :class:`~kerasdl.automl.supernet.Supernet` with DARTS' alternating updates.
 
     Args:
@@ -46,27 +46,18 @@ class DartsTrainer(Trainer):
     """
 
     def __init__(self, supernet, optimizer=None, arch_optimizer=None, **trainer_kwargs):
-        self.supernet = supernet
         super().__init__(
-            supernet, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            optimizer or keras.optimizers.SGD(0.025, momentum=0.9, weight_decay=3e-4),
-            [keras.metrics.SparseCategoricalAccuracy(name="accuracy")], **trainer_kwargs)
+            supernet, optimizer or keras.optimizers.SGD(0.025, momentum=0.9, weight_decay=3e-4),
+            **trainer_kwargs)
         with self.strategy.scope():
             self.arch_optimizer = self.make_optimizer(
                 arch_optimizer or keras.optimizers.Adam(3e-4, beta_1=0.5, weight_decay=1e-3),
                 [supernet.alpha])
             self.train_metrics.append(keras.metrics.Mean(name="arch_loss"))  # not evaluated
 
-    def optimized_variables(self) -> list:
-        return self.supernet.network_weights()
-
     @property
     def optimizers(self) -> dict:
         return {"optimizer": self.optimizer, "arch_optimizer": self.arch_optimizer}
-
-    @property
-    def data_inputs(self) -> list:
-        return self.supernet.input_specs
 
     def _mean_loss(self, x, y):
         logits = self.model(x, training=True)

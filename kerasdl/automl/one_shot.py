@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from kerasdl.automl.cell_space import Genotype, edge_index
 from kerasdl.layers.nas import OPERATIONS
-from kerasdl.train.trainer import Trainer
+from kerasdl.automl.supernet import SupernetTrainer
 
 
 def sample_edge_codes(seed_generator, nodes: int, num_operations: int = len(OPERATIONS)):
@@ -43,7 +43,7 @@ def genotype_from_codes(codes, nodes: int) -> Genotype:
     return Genotype(tuple(cell))
 
 
-class OneShotTrainer(Trainer):
+class OneShotTrainer(SupernetTrainer):
     """Train a supernet's shared weights on uniformly sampled single paths.
 
     Args:
@@ -57,18 +57,9 @@ class OneShotTrainer(Trainer):
     """
 
     def __init__(self, supernet, optimizer=None, **trainer_kwargs):
-        self.supernet = supernet
         super().__init__(
-            supernet, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            optimizer or keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=4e-5),
-            [keras.metrics.SparseCategoricalAccuracy(name="accuracy")], **trainer_kwargs)
-
-    def optimized_variables(self) -> list:
-        return self.supernet.network_weights()
-
-    @property
-    def data_inputs(self) -> list:
-        return self.supernet.input_specs
+            supernet, optimizer or keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=4e-5),
+            **trainer_kwargs)
 
     def _sample(self):
         return sample_edge_codes(self.supernet.path_seed, self.supernet.nodes)

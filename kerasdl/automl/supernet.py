@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from kerasdl.automl.cell_space import derive_genotype, edge_index, num_edges
 from kerasdl.layers.nas import OPERATIONS, MixedOp, ReLUConvBN
+from kerasdl.train.trainer import Trainer
 from kerasdl.models.vision.darts_network import (
     head_layers, network_plan, preprocess_layers, stem_layers)
 
@@ -45,7 +46,7 @@ class SearchCell(keras.layers.Layer):
 
 
 class Supernet(keras.Model):
-    """The supernet; ``alpha`` starts at N(0, 10⁻⁶) as in DARTS (nearly uniform softmax)."""
+    """The supernet; ``alpha`` starts at N(0, σ = 10⁻³) as in DARTS (nearly uniform softmax)."""
 
     def __init__(self, num_classes=10, input_shape=(28, 28, 1), channels=8, cells_per_stage=(1, 1, 1),
                  nodes=4, stem_multiplier=3, stem_strides=1, dropout=0.0, seed=None, **kwargs):
@@ -94,3 +95,21 @@ class Supernet(keras.Model):
     def genotype(self):
         """The discrete cell DARTS derives from the current ``alpha``."""
         return derive_genotype(self.alpha.numpy(), self.nodes)
+
+
+class SupernetTrainer(Trainer):
+    """A Trainer of a supernet's shared network weights (not ``alpha``) on ``(x, y, ...)``
+    batches with sparse softmax cross-entropy and accuracy; DARTS and one-shot subclass it."""
+
+    def __init__(self, supernet: Supernet, optimizer, **trainer_kwargs):
+        self.supernet = supernet
+        super().__init__(supernet, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                         optimizer, [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                         **trainer_kwargs)
+
+    def optimized_variables(self) -> list:
+        return self.supernet.network_weights()
+
+    @property
+    def data_inputs(self) -> list:
+        return self.supernet.input_specs

@@ -27,7 +27,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from kerasdl.automl.search_space import SearchSpace
+from kerasdl.automl.search_space import RECIPE_KEYS, SearchSpace
 from kerasdl.io import atomic_write_json, atomic_write_text
 
 TUNERS = ("grid", "random", "bayesian", "hyperband")
@@ -67,6 +67,8 @@ class TuningRecipe:
             raise ValueError(f"unknown tuner {self.tuner!r}; choose from {', '.join(TUNERS)}")
         if int(self.trials) < 1 or int(self.epochs) < 1:
             raise ValueError(f"trials and epochs must be >= 1, got {self.trials} and {self.epochs}")
+        if self.initial_points is not None and int(self.initial_points) < 1:
+            raise ValueError(f"initial_points must be >= 1 (or None), got {self.initial_points}")
 
     @property
     def run_dir(self) -> Path:
@@ -105,10 +107,7 @@ def _hypermodel_class():
             self.recipe, self.space, self.splits, self.info = recipe, space, splits, info
 
         def settings(self, values: dict) -> dict:
-            r = self.recipe
-            defaults = {"learning_rate": r.learning_rate, "optimizer": r.optimizer,
-                        "batch_size": r.batch_size, "weight_decay": r.weight_decay,
-                        "label_smoothing": r.label_smoothing}
+            defaults = {key: getattr(self.recipe, key) for key in RECIPE_KEYS}
             return {**defaults, **self.space.split(values)[1]}
 
         def build(self, hp):
@@ -167,7 +166,8 @@ def make_tuner(recipe: TuningRecipe, hypermodel):
     elif recipe.tuner == "bayesian":
         # KerasTuner's default (3 random trials per hyperparameter) makes short searches random.
         common.update(max_trials=recipe.trials,
-                      num_initial_points=recipe.initial_points or max(2, recipe.trials // 3))
+                      num_initial_points=(max(2, recipe.trials // 3) if recipe.initial_points is None
+                                          else recipe.initial_points))
     else:
         common.update(max_trials=recipe.trials)
     tuner = type(f"Timed{base.__name__}", (_TimedTrials, base), {})(hypermodel, **common)
@@ -200,11 +200,11 @@ def best_trials_table(rows: list[dict], direction: str, top: int = 10) -> str:
     done = [r for r in rows if r["score"] is not None]
     done.sort(key=lambda r: r["score"], reverse=direction == "max")
     names = sorted({k for r in done for k in r["hyperparameters"]})
-    lines = ["| rank | trial | score | epochs | seconds | " + " | ".join(names) + " |",
+    lines = ["| rank | trial | score | epochs trained | seconds | " + " | ".join(names) + " |",
              "|" + "---|" * (5 + len(names))]
     for rank, r in enumerate(done[:top], 1):
         cells = [_cell(r["hyperparameters"].get(n, "")) for n in names]
-        lines.append(f"| {rank} | {r['trial_id']} | {r['score']:.4f} | {r['epochs']} | "
+        lines.append(f"| {rank} | {r['trial_id']} | {r['score']:.4f} | {r['epochs'] - r['initial_epoch']} | "
                      f"{r['seconds']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

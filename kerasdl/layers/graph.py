@@ -102,14 +102,20 @@ def segment_pool(x, graph_index, num_graphs, mode="sum"):
 class MessagePassing(keras.layers.Layer):
     """Base of the graph layers: ``layer(x, edges)`` on one graph (``[N, F]``, ``[E, 2]``) or a
     padded batch (``[B, N, F]``, ``[B, E, 2]``). Subclasses write
-    ``propagate(x, source, target, num_nodes, training)`` on one (disjoint) graph."""
+    ``propagate(x, source, target, num_nodes, training)`` on one (disjoint) graph; those that
+    need to know the real nodes (``uses_node_mask``) also take ``node_mask=`` (``[N]``/``[B, N]``)."""
 
     units: int
+    uses_node_mask = False
 
     def call(self, x, edges, node_mask=None, training=None):
         if edges.shape.rank != x.shape.rank or edges.shape[-1] != 2 or x.shape.rank not in (2, 3):
             raise ValueError(f"{type(self).__name__} takes x [N, F] with edges [E, 2], or a batch "
                              f"x [B, N, F] with edges [B, E, 2]; got {x.shape} and {edges.shape}")
+        if node_mask is not None and not self.uses_node_mask:
+            raise ValueError(f"{type(self).__name__} does not take node_mask (padding rows of edges "
+                             f"are ignored already); only layers with batch statistics (GINConv with "
+                             f"batch_norm=True) need it")
         if node_mask is not None and node_mask.shape.rank != x.shape.rank - 1:
             raise ValueError(f"node_mask must be [N] (or [B, N] for a batch) to match x {x.shape}; "
                              f"got {node_mask.shape}")
@@ -238,6 +244,8 @@ class GINConv(MessagePassing):
     flattened mask (its ``mask`` argument: masked moments and moving averages). At inference it
     is a per-feature affine of the moving statistics (TFLite MUL/ADD).
     """
+
+    uses_node_mask = True
 
     def __init__(self, units=(64, 64), epsilon=0.0, learn_epsilon=False, activation="relu",
                  batch_norm=False, **kwargs):

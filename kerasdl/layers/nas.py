@@ -88,20 +88,19 @@ class ReLUSepConvBN(keras.layers.Layer):
 
 def make_operation(operation: str, filters: int, **layer_kwargs) -> keras.layers.Layer:
     """The layer of candidate ``operation`` for ``filters`` channels (not ``none``)."""
-    name = operation
-    if name == "max_pool_3x3":
+    if operation == "max_pool_3x3":
         return keras.layers.MaxPooling2D(3, 1, padding="same", **layer_kwargs)
-    if name == "avg_pool_3x3":
+    if operation == "avg_pool_3x3":
         return keras.layers.AveragePooling2D(3, 1, padding="same", **layer_kwargs)
-    if name == "skip_connect":
+    if operation == "skip_connect":
         return keras.layers.Identity(**layer_kwargs)
-    if name in ("sep_conv_3x3", "sep_conv_5x5"):
-        return ReLUSepConvBN(filters, int(name[-1]), repeats=2, **layer_kwargs)
-    if name == "dil_conv_3x3":
+    if operation in ("sep_conv_3x3", "sep_conv_5x5"):
+        return ReLUSepConvBN(filters, int(operation[-1]), repeats=2, **layer_kwargs)
+    if operation == "dil_conv_3x3":
         return ReLUSepConvBN(filters, 3, dilation_rate=2, **layer_kwargs)
-    if name == ZERO:
+    if operation == ZERO:
         raise ValueError("the zero operation 'none' has no layer: it means the edge is absent")
-    raise ValueError(f"unknown operation {name!r}; choose from {', '.join(OPERATIONS)}")
+    raise ValueError(f"unknown operation {operation!r}; choose from {', '.join(OPERATIONS)}")
 
 
 class MixedOp(keras.layers.Layer):
@@ -129,15 +128,11 @@ class MixedOp(keras.layers.Layer):
         if (weights is None) == (code is None):
             raise ValueError("MixedOp takes either weights (DARTS) or a code (one path)")
         if weights is not None:
-            return tf.add_n([weights[k + 1] * self._run(op, x, training)
+            return tf.add_n([weights[k + 1] * op(x, training=training)
                              for k, op in enumerate(self.ops)])
         branches = [lambda: tf.zeros_like(x)] + [
-            (lambda op=op: self._run(op, x, training)) for op in self.ops]
+            (lambda op=op: op(x, training=training)) for op in self.ops]
         return tf.switch_case(tf.cast(code, tf.int32), branches)
-
-    @staticmethod
-    def _run(op, x, training):
-        return op(x, training=training) if isinstance(op, ReLUSepConvBN) else op(x)
 
     def compute_output_shape(self, input_shape):
         return input_shape

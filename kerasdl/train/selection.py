@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 def fit_keeping_best(trainer, data, *, epochs: int, every: int, validate: Callable[[], dict],
                      key: str, label: str = "") -> dict:
-    """``trainer.fit`` ``every`` epochs at a time up to ``epochs``; after each block
+    """``trainer.fit`` ``every`` epochs at a time up to ``epochs`` (a shorter last block when
+    ``every`` does not divide it); after each block
     ``validate()`` returns metrics, and the weights with the highest ``metrics[key]`` are put back
     in ``trainer.model`` at the end.
 
@@ -18,7 +19,8 @@ def fit_keeping_best(trainer, data, *, epochs: int, every: int, validate: Callab
         raise ValueError(f"need 1 <= every <= epochs, got every={every}, epochs={epochs}")
     model, curve, best = trainer.model, [], None
     start = time.perf_counter()
-    for epoch in range(every, epochs + 1, every):
+    ends = list(range(every, epochs + 1, every))
+    for epoch in ends + ([epochs] if ends[-1] < epochs else []):
         trainer.fit(data, epochs=epoch, resume=epoch > every)
         metrics = validate()
         if key not in metrics:
