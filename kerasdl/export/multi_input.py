@@ -9,13 +9,12 @@ calibration of integer edge inputs is not meaningful.
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from kerasdl.export.bench import size_bytes
+from kerasdl.export.bench import size_bytes, time_calls
 from kerasdl.export.package import _versions
 from kerasdl.export.saved_model import check_model, export_saved_model
 from kerasdl.export.tflite import ParityError, check_builtin_ops, convert, parity
@@ -34,15 +33,7 @@ def named_latency(tflite_bytes, inputs: dict, runs=50, warmup=5) -> dict:
     from ai_edge_litert.interpreter import Interpreter
 
     runner = Interpreter(model_content=bytes(tflite_bytes)).get_signature_runner("serving_default")
-    for _ in range(warmup):
-        runner(**inputs)
-    times = np.empty(runs)
-    for i in range(runs):
-        start = time.perf_counter()
-        runner(**inputs)
-        times[i] = time.perf_counter() - start
-    return {"median_ms": float(np.median(times) * 1e3), "p90_ms": float(np.percentile(times, 90) * 1e3),
-            "num_threads": 1}
+    return {**time_calls(lambda: runner(**inputs), runs, warmup), "num_threads": 1}
 
 
 def export_multi_input_model(model, name, inputs, *, y=None, out_dir="saved_models", metrics=None,

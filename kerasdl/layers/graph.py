@@ -52,16 +52,18 @@ def edge_index(edges, num_nodes):
 
 
 def scatter(values, target, num_nodes, reduce="sum"):
-    """Sum (or max) of edge ``values [E, ...]`` per target node: ``[num_nodes, ...]``; a node
-    without in-edges gets 0."""
+    """Sum, mean or max (``reduce``, one of ``POOL_MODES``) of edge ``values [E, ...]`` per target
+    node: ``[num_nodes, ...]``; a node without in-edges gets 0."""
+    if reduce not in POOL_MODES:
+        raise ValueError(f"reduce must be one of {', '.join(POOL_MODES)}, got {reduce!r}")
     if reduce == "sum":
         return tf.math.unsorted_segment_sum(values, target, num_nodes + 1)[:num_nodes]
-    if reduce == "max":
-        largest = tf.math.unsorted_segment_max(values, target, num_nodes + 1)[:num_nodes]
-        counts = tf.reshape(in_degree(target, num_nodes, values.dtype),
-                            [-1] + [1] * (values.shape.rank - 1))
-        return tf.where(counts > 0, largest, tf.zeros_like(largest))
-    raise ValueError(f"reduce must be 'sum' or 'max', got {reduce!r}")
+    counts = tf.reshape(in_degree(target, num_nodes, values.dtype),
+                        [-1] + [1] * (values.shape.rank - 1))
+    if reduce == "mean":
+        return scatter(values, target, num_nodes) / tf.maximum(counts, tf.ones_like(counts))
+    largest = tf.math.unsorted_segment_max(values, target, num_nodes + 1)[:num_nodes]
+    return tf.where(counts > 0, largest, tf.zeros_like(largest))
 
 
 def in_degree(target, num_nodes, dtype="float32"):
@@ -88,14 +90,7 @@ def segment_pool(x, graph_index, num_graphs, mode="sum"):
     ``graph_index`` (padding) are left out; an empty graph reads 0."""
     if mode not in POOL_MODES:
         raise ValueError(f"unknown pooling {mode!r}; valid modes: {', '.join(POOL_MODES)}")
-    index = tf.where(graph_index >= 0, graph_index, num_graphs)
-    if mode == "max":
-        return scatter(x, index, num_graphs, "max")
-    total = scatter(x, index, num_graphs)
-    if mode == "sum":
-        return total
-    counts = tf.expand_dims(in_degree(index, num_graphs, x.dtype), -1)
-    return total / tf.maximum(counts, tf.ones_like(counts))
+    return scatter(x, tf.where(graph_index >= 0, graph_index, num_graphs), num_graphs, mode)
 
 
 # ----------------------------------------------------------------------------- layers
@@ -164,7 +159,7 @@ class _LinearMessagePassing(MessagePassing):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def _build_bias(self):
-        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros") \
+        self.bias = self.add_weight(name="bias", shape=(self.output_units,), initializer="zeros") \
             if self.use_bias else None
 
     def _finish(self, out):

@@ -45,8 +45,7 @@ class GATConv(_LinearMessagePassing):
                                                 shape=(self.heads, self.units))
         self.attention_target = self.add_weight(name="attention_target", initializer=init,
                                                 shape=(self.heads, self.units))
-        self.bias = self.add_weight(name="bias", shape=(self.output_units,), initializer="zeros") \
-            if self.use_bias else None
+        self._build_bias()
 
     def _attention(self, x, source, target, num_nodes):
         """Per-head states ``z [N, H, C]``, the edge ids with self-loops appended, and the

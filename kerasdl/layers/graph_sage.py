@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kerasdl.layers.graph import _LinearMessagePassing, in_degree, scatter
+from kerasdl.layers.graph import _LinearMessagePassing, scatter
 
 AGGREGATORS = ("mean", "max", "lstm")
 
@@ -69,8 +69,7 @@ class SAGEConv(_LinearMessagePassing):
 
     def aggregate(self, x, source, target, num_nodes):
         if self.aggregator == "mean":
-            counts = tf.expand_dims(in_degree(target, num_nodes, x.dtype), -1)
-            return scatter(tf.gather(x, source), target, num_nodes) / tf.maximum(counts, 1.0)
+            return scatter(tf.gather(x, source), target, num_nodes, "mean")
         if self.aggregator == "max":
             return scatter(tf.gather(self.pool(x), source), target, num_nodes, "max")
         states, mask = self._neighbour_sequences(x, source, target, num_nodes)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kerasdl.rl.episodes import check_rate
 from kerasdl.rl.mdp import TabularMDP
 
 
@@ -19,11 +20,6 @@ class PlanningResult:
     values: np.ndarray  # [S] state values V
     q: np.ndarray  # [S, A] action values Q
     iterations: int  # sweeps (value iteration) or improvement steps (policy iteration)
-
-
-def _check_gamma(gamma):
-    if not 0 <= gamma <= 1:
-        raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
 
 
 def action_values(mdp: TabularMDP, values, gamma: float) -> np.ndarray:
@@ -46,7 +42,7 @@ def policy_evaluation(mdp: TabularMDP, policy, gamma: float, *, tol=1e-10,
                       max_sweeps=100_000, values=None) -> np.ndarray:
     """V_pi by repeated synchronous sweeps ``V <- R_pi + gamma P_pi V`` until the largest change
     is below ``tol``."""
-    _check_gamma(gamma)
+    check_rate("gamma", gamma)
     p_pi, r_pi = mdp.under_policy(policy)
     v = np.zeros(mdp.num_states) if values is None else np.array(values, dtype=np.float64)
     for _ in range(max_sweeps):
@@ -75,7 +71,7 @@ def policy_iteration(mdp: TabularMDP, gamma: float, *, tol=1e-10, max_iterations
 def value_iteration(mdp: TabularMDP, gamma: float, *, tol=1e-10, max_sweeps=100_000) -> PlanningResult:
     """Sweeps of the Bellman optimality backup ``V <- max_a (R + gamma P V)`` until the largest
     change is below ``tol``; the policy is greedy in the final values."""
-    _check_gamma(gamma)
+    check_rate("gamma", gamma)
     v = np.zeros(mdp.num_states)
     for sweep in range(1, max_sweeps + 1):
         q = action_values(mdp, v, gamma)
