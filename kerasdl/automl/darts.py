@@ -59,29 +59,18 @@ class DartsTrainer(SupernetTrainer):
     def optimizers(self) -> dict:
         return {"optimizer": self.optimizer, "arch_optimizer": self.arch_optimizer}
 
-    def _mean_loss(self, x, y):
-        logits = self.model(x, training=True)
-        per_example = self.compute_loss(y, logits)
-        return tf.reduce_mean(per_example), per_example, logits
-
     def architecture_step(self, x_val, y_val):
         """α ← α − ξ_α ∇_α L_val (first order); returns L_val before the update."""
         alpha = self.supernet.alpha
         with tf.GradientTape() as tape:
-            loss, _, _ = self._mean_loss(x_val, y_val)
+            loss = tf.reduce_mean(self.compute_loss(y_val, self.forward(x_val, training=True)))
             scaled = self.arch_optimizer.scale_loss(loss / self.strategy.num_replicas_in_sync)
         self.arch_optimizer.apply_gradients([(tape.gradient(scaled, alpha), alpha)])
         return loss
 
     def weight_step(self, x, y):
-        """w ← w − ξ_w ∇_w L_train at the current α."""
-        variables = self.optimized_variables()
-        with tf.GradientTape() as tape:
-            loss, per_example, logits = self._mean_loss(x, y)
-            scaled = self.optimizer.scale_loss(loss / self.strategy.num_replicas_in_sync)
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
-        self._update_metrics(self.train_metrics[:2], per_example, y, logits)
-        return loss
+        """w ← w − ξ_w ∇_w L_train at the current α (the Trainer's supervised step)."""
+        return self.supervised_step(x, y, self.train_metrics[:2])
 
     def train_step(self, batch):
         x, y, x_val, y_val = batch

@@ -61,27 +61,10 @@ class OneShotTrainer(SupernetTrainer):
             supernet, optimizer or keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=4e-5),
             **trainer_kwargs)
 
-    def _sample(self):
-        return sample_edge_codes(self.supernet.path_seed, self.supernet.nodes)
-
-    def train_step(self, batch):
-        x, y = batch[0], batch[1]
-        variables = self.optimized_variables()
-        codes = self._sample()
-        with tf.GradientTape() as tape:
-            logits = self.model(x, training=True, codes=codes)
-            per_example = self.compute_loss(y, logits)
-            loss = tf.reduce_mean(per_example)
-            scaled = self.optimizer.scale_loss(loss / self.strategy.num_replicas_in_sync)
-        grads = tape.gradient(scaled, variables)
-        self.optimizer.apply_gradients(zip(grads, variables))
-        self._update_metrics(self.train_metrics, per_example, y, logits)
-        return loss
-
-    def eval_step(self, batch):
-        x, y = batch[0], batch[1]
-        logits = self.model(x, training=False, codes=self._sample())
-        self._update_metrics(self.eval_metrics, self.compute_loss(y, logits), y, logits)
+    def forward(self, x, training):
+        """The supernet on a freshly sampled path (train and eval steps alike)."""
+        codes = sample_edge_codes(self.supernet.path_seed, self.supernet.nodes)
+        return self.model(x, training=training, codes=codes)
 
 
 class InheritedAccuracy:

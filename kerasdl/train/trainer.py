@@ -178,23 +178,32 @@ class Trainer:
             per_example += tf.add_n([tf.cast(l, tf.float32) for l in self.model.losses])
         return per_example
 
+    def forward(self, x, training):
+        """The model's predictions in the train and eval steps (a one-shot supernet: one path)."""
+        return self.model(x, training=training)
+
     def train_step(self, batch):
         """One optimisation step on one replica's batch; returns the replica's mean loss."""
-        x, y = batch[0], batch[1]
+        return self.supervised_step(batch[0], batch[1], self.train_metrics)
+
+    def supervised_step(self, x, y, metrics):
+        """``self.optimizer`` steps ``optimized_variables()`` down the mean loss of
+        ``forward(x)`` against ``y``; updates ``metrics``; returns the replica's mean loss."""
+        variables = self.optimized_variables()
         with tf.GradientTape() as tape:
-            y_pred = self.model(x, training=True)
+            y_pred = self.forward(x, training=True)
             per_example = self.compute_loss(y, y_pred)
             loss = tf.reduce_mean(per_example)
             # The optimizer sums gradients over replicas: scale for a global mean.
             scaled = self.optimizer.scale_loss(loss / self.strategy.num_replicas_in_sync)
-        grads = tape.gradient(scaled, self.model.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
-        self._update_metrics(self.train_metrics, per_example, y, y_pred)
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        self._update_metrics(metrics, per_example, y, y_pred)
         return loss
 
     def eval_step(self, batch):
         x, y = batch[0], batch[1]
-        y_pred = self.model(x, training=False)
+        y_pred = self.forward(x, training=False)
         self._update_metrics(self.eval_metrics, self.compute_loss(y, y_pred), y, y_pred)
 
     @staticmethod
