@@ -28,10 +28,41 @@ def _recipe(args):
         seed=args.seed, fast=args.fast)
 
 
+def _without(argv: list[str], options: tuple) -> list[str]:
+    """``argv`` minus each of ``options`` and its value (``--opt V`` and ``--opt=V`` forms)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in options:
+            skip = True
+        elif not arg.startswith(tuple(f"{o}=" for o in options)):
+            kept.append(arg)
+    return kept
+
+
 def cmd_train(args) -> None:
+    import os
+
     from kerasdl.train import classification
 
     recipe = _recipe(args)
+    if args.workers < 1 or args.max_restarts < 0 or args.parameter_servers < 0:
+        raise ValueError("--workers must be >= 1, --max-restarts and --parameter-servers >= 0; "
+                         f"got {args.workers}, {args.max_restarts}, {args.parameter_servers}")
+    cluster = args.workers > 1 or args.parameter_servers > 0
+    if cluster and "TF_CONFIG" not in os.environ:
+        from kerasdl.train.cluster import run_local_cluster
+
+        strategy = "parameter_server" if args.parameter_servers else "multi_worker"
+        own = ("--workers", "--max-restarts", "--parameter-servers", "--strategy")
+        restarts = run_local_cluster([*_without(args.argv, own), "--strategy", strategy],
+                                     args.workers, parameter_servers=args.parameter_servers,
+                                     log_dir=recipe.run_dir / "workers", max_restarts=args.max_restarts)
+        print(f"trained on {args.workers} local workers"
+              + (f" and {args.parameter_servers} parameter server(s)" if args.parameter_servers else "")
+              + f" ({restarts} restart(s)); wrote {recipe.run_dir}/")
+        return
     if args.export_modes:
         classification.run(recipe, resume=args.resume)
     else:
@@ -156,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="auto, float32, mixed_bfloat16 or mixed_float16")
     train.add_argument("--jit", default="auto", choices=("auto", "on", "off"), help="XLA policy")
     train.add_argument("--steps-per-execution", type=int, default=RECIPE.steps_per_execution)
-    train.add_argument("--strategy", default=None, help="default, mirrored, multi_worker, tpu")
+    train.add_argument("--strategy", default=None,
+                       help="default, mirrored, multi_worker, parameter_server, tpu")
     train.add_argument("--export-modes", default=",".join(RECIPE.export_modes),
                        help="TFLite modes to export after training ('' to skip export)")
     train.add_argument("--out-dir", default=RECIPE.out_dir)
@@ -164,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=RECIPE.seed)
     train.add_argument("--fast", action="store_true", help="a few steps on a subset (CI smoke run)")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--workers", type=int, default=1,
+                       help="train on N local worker processes (MultiWorkerMirroredStrategy, "
+                            "TF_CONFIG on loopback ports); the global batch stays --batch-size")
+    train.add_argument("--parameter-servers", type=int, default=0,
+                       help="with --workers: ParameterServerStrategy with this many PS processes "
+                            "(asynchronous; this process coordinates) instead of all-reduce")
+    train.add_argument("--max-restarts", type=int, default=0,
+                       help="with --workers: restart the cluster from the last checkpoint this "
+                            "many times when a worker dies")
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="evaluate a saved .keras classifier",
@@ -248,13 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     from kerasdl.data.sources import DataFileError
     from kerasdl.registry import UnknownNameError
+    from kerasdl.train.cluster import ClusterError
 
     try:
         args.func(args)
-    except (UnknownNameError, DataFileError, ValueError, TypeError) as err:
+    except (UnknownNameError, DataFileError, ValueError, TypeError, ClusterError) as err:
         print(f"kerasdl: error: {err}", file=sys.stderr)
         return 2
     return 0

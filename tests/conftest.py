@@ -28,3 +28,14 @@ def digits_arrays():
     x = (d.images / 16.0).astype("float32")[..., None]
     y = d.target.astype("int32")
     return (x[:1497], y[:1497]), (x[1497:], y[1497:])
+
+
+@pytest.fixture
+def op_determinism():
+    """TensorFlow's deterministic kernels for one test (exact-repeat checks)."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config  # no public switch-off exists
+
+    tf.config.experimental.enable_op_determinism()
+    yield
+    config.disable_op_determinism()

@@ -44,15 +44,6 @@ def test_learns_real_digits_and_writes_logs(digits_arrays, tmp_path):
     trainer.close()
 
 
-@pytest.fixture
-def op_determinism():
-    from tensorflow.python.framework import config  # no public switch-off exists
-
-    tf.config.experimental.enable_op_determinism()
-    yield
-    config.disable_op_determinism()
-
-
 def test_resume_equals_uninterrupted_run(digits_arrays, tmp_path, op_determinism):
     (x, y), _ = digits_arrays
 

@@ -82,18 +82,27 @@ def train(recipe: ClassifierRecipe, *, resume: bool = False):
     Returns ``(trainer, report, splits)``.
     """
     import keras
+    import tensorflow as tf
 
     from kerasdl.data.datasets import dataset_info
     from kerasdl.data.pipelines import from_arrays
     from kerasdl.losses import classification_loss
     from kerasdl.registry import create_model
+    from kerasdl.train.strategy import resolve_strategy
     from kerasdl.train.trainer import Trainer
 
+    strategy = resolve_strategy(recipe.strategy)  # first: multi-worker set-up precedes any TF op
     keras.utils.set_random_seed(recipe.seed)
     info = dataset_info(recipe.dataset)
     (x, y), (x_val, y_val), (x_test, y_test) = splits = load_splits(recipe)
-    train_data = from_arrays(x, y, recipe.batch_size, training=True, seed=recipe.seed,
-                             augment=_augmentation(recipe))
+    def train_data_for(input_context=None):
+        return from_arrays(x, y, recipe.batch_size, training=True, seed=recipe.seed,
+                           augment=_augmentation(recipe), input_context=input_context)
+
+    # Parameter-server workers each build their own shard; the other strategies split one
+    # global batch (so any number of replicas sees the same examples per step).
+    ps = isinstance(strategy, tf.distribute.ParameterServerStrategy)
+    train_data = train_data_for if ps else train_data_for()
     val_data = from_arrays(x_val, y_val, 512, training=False)
     steps = len(x) // recipe.batch_size
     epochs = recipe.train_epochs
@@ -106,7 +115,7 @@ def train(recipe: ClassifierRecipe, *, resume: bool = False):
         classification_loss(recipe.label_smoothing),
         keras.optimizers.AdamW(schedule, weight_decay=recipe.weight_decay),
         [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        strategy=recipe.strategy, jit_compile=recipe.jit_compile, precision=recipe.precision,
+        strategy=strategy, jit_compile=recipe.jit_compile, precision=recipe.precision,
         steps_per_execution=recipe.steps_per_execution,
         checkpoint_dir=recipe.run_dir / "checkpoints", log_dir=recipe.run_dir / "logs")
     start = time.perf_counter()
@@ -124,9 +133,10 @@ def train(recipe: ClassifierRecipe, *, resume: bool = False):
         "test_loss": test["loss"],
         "test_examples": len(x_test),
     }
-    with atomic_path(recipe.run_dir / "model.keras") as tmp:
+    out = trainer.own_dir(recipe.run_dir)  # the run dir, or a worker's own subfolder
+    with atomic_path(out / "model.keras") as tmp:
         trainer.model.save(tmp)
-    atomic_write_json(recipe.run_dir / "train_report.json", report)
+    atomic_write_json(out / "train_report.json", report)
     return trainer, report, splits
 
 
@@ -148,8 +158,11 @@ def export_and_verify(model, recipe: ClassifierRecipe, splits, metrics: dict) ->
 
 
 def run(recipe: ClassifierRecipe, *, resume: bool = False) -> dict:
-    """The whole pipeline; prints and returns a summary."""
+    """The whole pipeline; prints and returns a summary (the chief's: other workers of a
+    multi-worker cluster only train)."""
     trainer, report, splits = train(recipe, resume=resume)
+    if not trainer.role.is_chief:
+        return report
     meta = export_and_verify(trainer.model, recipe, splits, {
         "test_accuracy": report["test_accuracy"], "train_seconds": report["train_seconds"],
         "policy": report["policy"]})

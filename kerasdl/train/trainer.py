@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from kerasdl.train.history import History
 from kerasdl.train.precision import precision_scope, resolve_precision
-from kerasdl.train.strategy import resolve_strategy
+from kerasdl.train.strategy import resolve_strategy, worker_role
 
 JIT_POLICIES = ("auto", True, False)
 
@@ -104,6 +104,11 @@ class Trainer:
         if int(steps_per_execution) < 1:
             raise ValueError(f"steps_per_execution must be >= 1, got {steps_per_execution}")
         self.strategy = resolve_strategy(strategy)
+        self.role = worker_role(self.strategy)
+        # ParameterServerStrategy: this process coordinates; workers run the scheduled steps.
+        self.coordinator = (tf.distribute.coordinator.ClusterCoordinator(self.strategy)
+                            if isinstance(self.strategy, tf.distribute.ParameterServerStrategy)
+                            else None)
         self.jit_policy = jit_compile
         self.jit_compile = None  # decided on the first fit/evaluate
         self.jit_trial_ms: dict = {}
@@ -116,7 +121,7 @@ class Trainer:
         self.verbose = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None  # temp: in fit
         self.keep_checkpoints = keep_checkpoints
-        self.history = History(log_dir)
+        self.history = History(self.own_dir(log_dir))
 
         with self.strategy.scope():
             if isinstance(model, keras.Model):
@@ -137,11 +142,25 @@ class Trainer:
         self._eval_fn = None
         self._cleanup = None
 
+    def own_dir(self, directory):
+        """Where this process writes: ``directory`` itself for the chief, a ``worker<i>``
+        subfolder for the other workers of a multi-worker cluster (they save too, as
+        ``tf.distribute`` requires, but only the chief's files are the run's)."""
+        if directory is None or self.role.is_chief:
+            return directory
+        return Path(directory) / f"worker{self.role.index}"
+
     # ------------------------------------------------------------ hooks for subclasses
     def make_optimizer(self, optimizer, variables):
         """A Keras optimizer (object or name) built for ``variables``; loss-scaled under fp16.
-        Call inside ``self.strategy.scope()``."""
+        Call inside ``self.strategy.scope()``. An optimizer made outside that scope is remade
+        inside it from its config (Keras ties an optimizer to the strategy current at creation)."""
         optimizer = keras.optimizers.get(optimizer)
+        if getattr(optimizer, "_distribution_strategy", self.strategy) is not self.strategy:
+            if optimizer.built:
+                raise ValueError(f"optimizer {optimizer.name!r} is already built under another "
+                                 "tf.distribute strategy; pass a fresh one or its name")
+            optimizer = type(optimizer).from_config(optimizer.get_config())
         if self.precision == "mixed_float16" and not isinstance(
                 optimizer, keras.optimizers.LossScaleOptimizer):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -240,6 +259,8 @@ class Trainer:
             return self.jit_policy
         if tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"):
             return True
+        if self.role.multi_worker:  # workers' timings differ; all must choose alike
+            return False
         batch = tf.nest.map_structure(
             lambda spec: tf.zeros([32 if d is None else d for d in spec.shape], spec.dtype),
             element_spec)
@@ -280,9 +301,31 @@ class Trainer:
                         f"not {type(data).__name__} (see kerasdl.data.pipelines.from_arrays)")
 
     def _distribute(self, data):
+        if self.coordinator is not None:  # each worker builds and iterates its own pipeline
+            if not callable(data):
+                raise ValueError("under ParameterServerStrategy pass the data as a function "
+                                 "InputContext -> Dataset (e.g. lambda ctx: from_arrays(..., "
+                                 "input_context=ctx)): a dataset made here cannot move to workers")
+            return self.coordinator.create_per_worker_dataset(
+                self.strategy.distribute_datasets_from_function(data))
         if isinstance(data, tf.data.Dataset):
             return self.strategy.experimental_distribute_dataset(data)
         return self.strategy.distribute_datasets_from_function(data)
+
+    def _execute(self, iterator, n: int, remaining: int):
+        """Run ``n`` train steps (under a parameter-server strategy: ``n`` on each of as many
+        workers as ``remaining`` steps allow, asynchronously); returns (mean loss, weights
+        finite, steps run)."""
+        if self.coordinator is None:
+            loss, finite = self._train_fn(iterator, tf.constant(n))
+            return float(loss), bool(finite), n
+        calls = max(1, min(self.role.worker_tasks, remaining // n))
+        results = [self.coordinator.schedule(self._train_fn, args=(iterator, tf.constant(n)))
+                   for _ in range(calls)]
+        self.coordinator.join()
+        values = [r.fetch() for r in results]
+        return (sum(float(v[0]) for v in values) / calls, all(bool(v[1]) for v in values),
+                n * calls)
 
     def _check_inputs(self, dataset):
         spec = dataset.element_spec
@@ -333,10 +376,11 @@ class Trainer:
         state = tf.train.Checkpoint(model=self.model, epoch=self._epoch, rng=self._rng_states(),
                                     **self.optimizers, **self.extra_state, **data_state)
         self._weights = tf.train.Checkpoint(model=self.model, **self.optimizers, **self.extra_state)
-        self._manager = tf.train.CheckpointManager(state, str(self.checkpoint_dir),
+        self._manager = tf.train.CheckpointManager(state, str(self.own_dir(self.checkpoint_dir)),
                                                    max_to_keep=self.keep_checkpoints)
-        if resume and self._manager.latest_checkpoint:
-            state.restore(self._manager.latest_checkpoint).assert_existing_objects_matched()
+        saved = self._saved_checkpoints() if resume else []
+        if saved:
+            self._restore_newest_readable(state, saved)
             self.history.load()
             self.history.truncate(int(self._epoch.numpy()))
         else:
@@ -361,16 +405,15 @@ class Trainer:
             done, healthy, start = 0, 0, time.perf_counter()
             while done < steps_per_epoch:
                 n = min(self.steps_per_execution, steps_per_epoch - done)
-                loss, weights_finite = self._train_fn(iterator, tf.constant(n))
-                loss = float(loss)
-                done += n
+                loss, weights_finite, ran = self._execute(iterator, n, steps_per_epoch - done)
+                done += ran
                 blowup = (self.blowup_factor is not None and 0 < best < math.inf
                           and loss > self.blowup_factor * best)
-                if not (math.isfinite(loss) and bool(weights_finite)) or blowup:
+                if not (math.isfinite(loss) and weights_finite) or blowup:
                     self._rollback(loss)  # also restarts the epoch's metrics
                     healthy = 0
                     continue
-                healthy += n
+                healthy += ran
                 bar.update(done, [(m.name, float(m.result())) for m in self.train_metrics])
             self.epoch_seconds.append(time.perf_counter() - start)
             # Train metrics cover the steps since the last rollback (none: NaN).
@@ -383,11 +426,37 @@ class Trainer:
                 print("  " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
             if healthy and "loss" in logs:
                 best = min(best, logs["loss"])
-            self._epoch.assign(epoch + 1)
-            self._manager.save(checkpoint_number=epoch + 1)
+            # The history first: a crash between the two leaves it one epoch ahead of the
+            # checkpoint, which a resume truncates, never one behind (a gap).
             self.history.log(epoch + 1, logs)
             self.history.save()
+            self._epoch.assign(epoch + 1)
+            self._manager.save(checkpoint_number=epoch + 1)
         return self.history
+
+    def _saved_checkpoints(self) -> list[str]:
+        """The chief's checkpoints, newest first: every worker of a cluster resumes from them,
+        so all restart in step."""
+        try:
+            saved = tf.train.get_checkpoint_state(str(self.checkpoint_dir))
+        except (tf.errors.OpError, ValueError) as err:  # a damaged "checkpoint" index file
+            raise ValueError(f"cannot read {self.checkpoint_dir / 'checkpoint'} ({err}); delete "
+                             "it (the checkpoints stay) or the folder to start afresh") from None
+        return list(reversed(saved.all_model_checkpoint_paths)) if saved else []
+
+    @staticmethod
+    def _restore_newest_readable(state, paths) -> str:
+        """Restore the newest of ``paths`` that reads back whole; a truncated or corrupt one (a
+        crash or a full disk mid-write) is reported and skipped."""
+        for path in paths:
+            try:
+                state.restore(path).assert_existing_objects_matched()
+                return path
+            except (tf.errors.OpError, ValueError, AssertionError, IndexError) as err:  # IndexError: truncated
+                print(f"kerasdl: checkpoint {path} is unreadable ({type(err).__name__}: "
+                      f"{str(err).splitlines()[0][:200]}); trying the one before", file=sys.stderr)
+        raise ValueError(f"no readable checkpoint among {', '.join(paths)}: delete them to start "
+                         "afresh")
 
     def _rng_states(self) -> list:
         """Dropout & co. draw from Keras seed generators, whose state variables the model's own
@@ -411,14 +480,18 @@ class Trainer:
     def evaluate(self, data) -> dict:
         """Loss and metrics over a finite dataset."""
         self._check_inputs(self._probe(data))
-        dist = self._distribute(data)
+        # A parameter-server coordinator evaluates inline (its variables live on the PS).
+        dist = self._probe(data) if self.coordinator else self._distribute(data)
         if self._eval_fn is None:
             jit = self.jit_compile if self.jit_compile is not None else self.jit_policy is True
             step = tf.function(self.eval_step, jit_compile=jit, reduce_retracing=True)
 
             @tf.function
             def eval_batch(batch):
-                self.strategy.run(step, args=(batch,))
+                if self.coordinator:
+                    step(batch)
+                else:
+                    self.strategy.run(step, args=(batch,))
 
             self._eval_fn = eval_batch
         for m in self.eval_metrics:
