@@ -180,3 +180,53 @@ def test_spec_augment_masks_bands_in_training_only():
         keep[:, dead_bins] = 0
         np.testing.assert_array_equal(example, keep)
     assert (masked == 0).any()
+
+
+# --------------------------------------------------------------------------- CTC data and scores
+def _fake_split():
+    """Two voices, each with tone-burst 'digits' (burst i has i + 1 cycles' worth of length)."""
+    audio, text, voice = [], [], []
+    for v in ("a", "b"):
+        for d in range(10):
+            clip = np.zeros(16000, "float32")
+            clip[1000:1000 + 800 * (d % 3 + 1)] = 0.5
+            audio.append(clip), text.append(speech.DIGITS[d]), voice.append(v)
+    audio.append(np.zeros(16000, "float32")), text.append(""), voice.append("a")  # silence
+    return {"audio": np.stack(audio), "text": np.array(text), "voice": np.array(voice)}
+
+
+def test_digit_strings_join_same_voice_digits_with_matching_labels():
+    strings = speech.digit_strings(_fake_split(), per_voice=30, samples=8000, max_digits=4, seed=0)
+    assert strings["audio"].shape == (60, 8000) and strings["labels"].shape == (60, 4)
+    lengths = (strings["labels"] > 0).sum(1)
+    assert lengths.min() >= 1 and lengths.max() <= 4 and len(set(lengths)) > 1
+    for labels, digits, audio in zip(strings["labels"], strings["digits"], strings["audio"]):
+        assert "".join(str(c - 1) for c in labels if c) == digits
+        assert np.all(labels[len(digits):] == 0)
+        # speech energy equals the joined bursts' total length (each burst: 800 * (d % 3 + 1))
+        assert (np.abs(audio) > 0).sum() == sum(800 * (int(d) % 3 + 1) for d in digits)
+    assert list(strings["voice"]).count("a") == 30
+
+
+def test_edit_distance_and_wer_match_tensorflow():
+    import tensorflow as tf
+
+    from kerasdl.metrics.speech import edit_distance, per_group, word_error_rate
+
+    rng = np.random.default_rng(6)
+    refs = [list(rng.integers(0, 4, rng.integers(1, 7))) for _ in range(30)]
+    hyps = [list(rng.integers(0, 4, rng.integers(0, 7))) for _ in range(30)]
+
+    def sparse(seqs):
+        idx = [[i, j] for i, s in enumerate(seqs) for j in range(len(s))]
+        return tf.SparseTensor(np.array(idx, "int64").reshape(-1, 2),
+                               np.array([t for s in seqs for t in s], "int64"),
+                               [len(seqs), max(map(len, seqs)) or 1])
+
+    expected = tf.edit_distance(sparse(hyps), sparse(refs), normalize=False).numpy()
+    np.testing.assert_array_equal([edit_distance(r, h) for r, h in zip(refs, hyps)], expected)
+    assert word_error_rate(refs, hyps) == pytest.approx(expected.sum() / sum(map(len, refs)))
+    assert edit_distance("kitten", "sitting") == 3
+    assert per_group(["x", "y", "x"], [1, 0, 0]) == {"x": 0.5, "y": 0.0}
+    with pytest.raises(ValueError, match="as many"):
+        word_error_rate(["1"], [])

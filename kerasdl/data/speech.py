@@ -292,3 +292,43 @@ def augment(audio: np.ndarray, labels: np.ndarray, seed: int, *, noise_prob: flo
             out[i] = out[i] + noise * signal_rms / 10 ** (rng.uniform(*snr_db) / 20)
     peak = np.maximum(np.abs(out).max(-1, keepdims=True), 1.0)  # keep within [-1, 1]
     return (out / peak).astype("float32")
+
+
+# ------------------------------------------------------------------------------- digit strings
+def digit_strings(split: dict, per_voice: int, samples: int, *, max_digits: int = 4,
+                  seed: int = 0) -> dict:
+    """Spoken digit strings for CTC: per voice of ``split`` (a :func:`load_keyword_split` result),
+    ``per_voice`` strings of 1-``max_digits`` trimmed digit clips *of that voice*, joined by
+    0.03-0.25 s pauses and placed at a random offset in ``samples`` samples (digits that do not
+    fit are dropped). Returns ``{"audio" [N, samples], "labels" int32 [N, max_digits] (digit + 1,
+    0-padded: keras.losses.CTC's blank is 0), "digits": list of str, "voice" [N]}``."""
+    rng = np.random.default_rng(seed)
+    audio, labels, texts, voices = [], [], [], []
+    digit_of = {word: d for d, word in enumerate(DIGITS)}
+    for voice in dict.fromkeys(split["voice"]):
+        pool = [i for i in np.flatnonzero(split["voice"] == voice) if split["text"][i] in digit_of]
+        if not pool:
+            raise ValueError(f"voice {voice!r} has no digit clips to join")
+        for _ in range(per_voice):
+            clip, digits, pos = np.zeros(samples, "float32"), [], 0
+            pieces = []
+            for i in rng.choice(pool, size=int(rng.integers(1, max_digits + 1))):
+                speech = trim(split["audio"][i])
+                gap = int(rng.uniform(0.03, 0.25) * SAMPLE_RATE) if pieces else 0
+                if pos + gap + len(speech) > samples:
+                    break
+                pieces.append((pos + gap, speech))
+                pos += gap + len(speech)
+                digits.append(digit_of[split["text"][i]])
+            if not digits:  # one digit longer than the window: centre-cut it
+                speech = fit_clip(split["audio"][i], samples, rng)
+                pieces, pos, digits = [(0, speech)], samples, [digit_of[split["text"][i]]]
+            offset = int(rng.integers(0, samples - pos + 1))
+            for start, speech in pieces:
+                clip[offset + start:offset + start + len(speech)] = speech
+            audio.append(clip * (rng.uniform(0.3, 0.95) / max(np.abs(clip).max(), 1e-6)))
+            labels.append(np.pad(np.array(digits) + 1, (0, max_digits - len(digits))))
+            texts.append("".join(map(str, digits)))
+            voices.append(voice)
+    return {"audio": np.stack(audio).astype("float32"), "labels": np.stack(labels).astype("int32"),
+            "digits": texts, "voice": np.array(voices)}
