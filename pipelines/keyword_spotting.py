@@ -68,7 +68,7 @@ def load_data(fast: bool, augmented_copies: int = 2):
              "voice": test["voice"]})
 
 
-def train_model(name, train, val, *, epochs, fast, batch_size=64, seed=0):
+def train_model(name, train, *, epochs, fast, batch_size=64, seed=0):
     import keras
 
     from kerasdl.data.pipelines import from_arrays
@@ -123,7 +123,7 @@ def main(argv=None):
     results, models = {}, {}
     for name in names:
         epochs = 1 if args.fast else args.epochs or MODELS[name][1]
-        model, seconds = train_model(name, train, val, epochs=epochs, fast=args.fast)
+        model, seconds = train_model(name, train, epochs=epochs, fast=args.fast)
         models[name] = model
         results[name] = {"epochs": epochs, "train_minutes": seconds / 60,
                          "params": int(model.count_params()),
