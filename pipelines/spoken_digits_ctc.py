@@ -16,7 +16,8 @@ Recipe:   digits_ctc (log-mel 30 ms / 20 ms hop / 40 bins -> conv x2 -> BiGRU-64
 Output:   saved_models/spoken_digits_ctc/ (results.json: digit error rate and string accuracy per
           held-out voice; model.keras; fp32 TFLite, checked built-in-only with logit parity).
 Hardware: 2-core AMD EPYC, no GPU, shared with six other training jobs.
-Last run: see docs/audio.md.
+Last run: not yet run to the end: at load average ~40 (2 cores, 17 jobs) an epoch did not
+          finish in the session (see docs/audio.md); budget: about 5 min per epoch at load ~30.
 """
 import argparse
 import sys
