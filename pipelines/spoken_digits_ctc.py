@@ -17,7 +17,7 @@ Output:   saved_models/spoken_digits_ctc/ (results.json: digit error rate and st
           held-out voice; model.keras; fp32 TFLite, checked built-in-only with logit parity).
 Hardware: 2-core AMD EPYC, no GPU, shared with six other training jobs.
 Last run: not yet run to the end: at load average ~40 (2 cores, 17 jobs) an epoch did not
-          finish in the session (see docs/audio.md); budget: about 5 min per epoch at load ~30.
+          finish in the session (see docs/audio.md); its epoch time is not measured yet.
 """
 import argparse
 import sys
