@@ -11,6 +11,7 @@ cd "$(dirname "$0")"
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   apt-get update -qq >/dev/null || echo "setup.sh: apt-get update failed; Fashion-MNIST fetch may fail" >&2
   command -v npm >/dev/null 2>&1 || apt-get install -y -qq npm >/dev/null
+  apt-get install -y -qq flite espeak-ng >/dev/null  # offline speech synthesis (kerasdl.data.speech)
 fi
 
 python3 -m venv .venv

@@ -172,6 +172,17 @@ def metric_embedding_batch(model, rng, batch=16, classes=4):
     return rng.random(shape, dtype=np.float32), rng.integers(0, classes, batch).astype("int32")
 
 
+def ctc_batch(model, rng, batch=16, max_label_length=3):
+    """Waveforms [B, samples] (Gaussian, std 0.1) -> per-frame logits [B, T, 1 + V]; y = label
+    ids in [1, V] right-padded with 0 (keras.losses.CTC: 0 is the blank), 1-3 labels each."""
+    x = rng.normal(0.0, 0.1, (batch, *model.inputs[0].shape[1:])).astype("float32")
+    vocab = model.outputs[0].shape[-1] - 1
+    y = np.zeros((batch, max_label_length), "int32")
+    for row, length in zip(y, rng.integers(1, max_label_length + 1, batch)):
+        row[:length] = rng.integers(1, vocab + 1, length)
+    return x, y
+
+
 def _prototypical():
     from kerasdl.meta.prototypical import PrototypicalLoss
 
@@ -205,6 +216,8 @@ TASKS = {
     "ranking": {"batch": ranking_batch, "loss": lambda: MaxMarginRankingLoss()},
     # few-shot embeddings (Conv-4): images -> embeddings, trained through class prototypes
     "metric_embedding": {"batch": metric_embedding_batch, "loss": _prototypical},
+    # speech recognition: raw waveforms -> per-frame logits, CTC loss (blank = class 0)
+    "audio_ctc": {"batch": ctc_batch, "loss": keras.losses.CTC},
 }
 
 
