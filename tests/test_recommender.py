@@ -101,3 +101,54 @@ def test_user_histories_are_earlier_items_in_time_order():
     # user 0 in time: 12 (t3), 10 (t5), 13 (t9); user 1: 11 (t1), 14 (t2)
     np.testing.assert_array_equal(user_histories(ratings, np.arange(5), 2),
                                   [[0, 13], [0, 0], [0, 0], [13, 11], [0, 12]])
+
+
+def test_in_batch_softmax_loss_matches_numpy():
+    from kerasdl.models.recommender.two_tower import InBatchSoftmaxLoss
+
+    rng = np.random.default_rng(6)
+    logits, log_q = rng.normal(size=(4, 4)).astype("float32"), np.log(rng.dirichlet(np.ones(4))).astype("float32")
+    corrected = logits - log_q[None]
+    expected = np.mean(np.log(np.exp(corrected).sum(1)) - np.diag(corrected))
+    np.testing.assert_allclose(InBatchSoftmaxLoss()(log_q, logits), expected, rtol=1e-5)
+
+
+def test_pacing_spreads_the_budget_and_a_better_ctr_wins_more_clicks():
+    from kerasdl.models.recommender.bidding import market_prices, simulate
+
+    rng = np.random.default_rng(7)
+    true_ctr = rng.beta(2, 2, 4000)
+    clicks = (rng.random(4000) < true_ctr).astype(float)
+    prices = market_prices(4000, seed=1)
+    budget = 0.05 * prices.sum()
+    greedy = simulate(true_ctr, clicks, prices, budget, pacing=False)
+    paced = simulate(true_ctr, clicks, prices, budget, pacing=True)
+    blind = simulate(np.full(4000, true_ctr.mean()), clicks, prices, budget, pacing=True)
+    assert greedy["spend"] <= budget and paced["spend"] <= budget
+    assert greedy["exhausted_at"] < 0.5 < paced["exhausted_at"]  # greedy runs dry early
+    assert paced["clicks"] > greedy["clicks"] and paced["clicks"] > blind["clicks"]
+    with pytest.raises(ValueError, match="budget"):
+        simulate(true_ctr, clicks, prices, 0.0)
+
+
+def test_movielens_feature_columns():
+    from kerasdl.data.movielens import movielens_100k, movielens_100k_features
+    from kerasdl.data.movielens_features import MovieLensFeaturizer, ctr_label, user_histories
+
+    train, test = movielens_100k("train"), movielens_100k("test")
+    featurizer = MovieLensFeaturizer(movielens_100k_features(), train)
+    assert featurizer.vocab_size == 2687 and len(featurizer.fields) == 26
+    ids, values = featurizer.encode(test)
+    offsets = np.asarray([featurizer.offsets[f] for f in featurizer.fields])
+    sizes = np.asarray([featurizer.field_sizes[f] for f in featurizer.fields])
+    assert ((ids >= offsets) & (ids < offsets + sizes)).all()  # each column inside its field
+    cold = ~np.isin(test.item, train.item)
+    assert cold.any() and (ids[cold, 5] == featurizer.offsets["item"]).all()  # cold -> OOV id
+    assert (ids[~cold, 5] > featurizer.offsets["item"]).all()
+    np.testing.assert_array_equal(values[:, 7:], movielens_100k_features().genres[test.item])
+    assert 0.5 < ctr_label(train).mean() < 0.6
+    all_ratings = movielens_100k("all")
+    history = user_histories(all_ratings, np.arange(len(all_ratings)), 5)
+    first = np.lexsort((np.arange(len(all_ratings)), all_ratings.timestamp, all_ratings.user))
+    first = first[np.r_[True, np.diff(all_ratings.user[first]) != 0]]  # each user's first rating
+    assert (history[first] == 0).all() and (history > 0).mean() > 0.9

@@ -77,14 +77,18 @@ class FFMInteraction(keras.layers.Layer):
             self.vocab_size, self.num_fields * self.dim, name="embedding",
             embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01))
 
-    def build(self, shapes):
+    def _check(self, shapes):
         _check_ids_values(*shapes)
         if shapes[0][1] != self.num_fields:
-            raise ValueError(f"expected {self.num_fields} fields, got inputs {shapes[0]}")
+            raise ValueError(f"expected {self.num_fields} fields, got inputs {tuple(shapes[0])}")
+
+    def build(self, shapes):
+        self._check(shapes)
         self.embedding.build(shapes[0])
 
     def call(self, inputs):
         ids, values = inputs
+        self._check((ids.shape, values.shape))
         f, k = self.num_fields, self.dim
         v = ops.reshape(self.embedding(ids), (-1, f, f, k))  # [B, feature i, field j, k]
         v = v * ops.reshape(ops.cast(values, self.compute_dtype), (-1, f, 1, 1))
