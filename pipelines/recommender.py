@@ -36,10 +36,11 @@ from kerasdl.io import atomic_write_json  # noqa: E402
 PARTS = ("rating", "ctr", "retrieval", "bidding")
 CTR_MODELS = ("fm", "ffm", "wide_deep", "deepfm", "dcn", "dcn_v2", "din")
 RATING = {"mf": {"embedding_dim": 32, "l2": 0.05}, "fm": {"embedding_dim": 16},
-          "epochs": 12, "every": 2, "batch": 1024, "lr": 5e-3}
+          "epochs": 4, "every": 2, "batch": 1024, "lr": 5e-3,
+          "models": {"time-ordered": ("mf", "fm"), "random": ("mf",)}}
 CTR = {"hyper": {"fm": {"embedding_dim": 16}, "ffm": {"embedding_dim": 4},
                  "din": {"history_length": 50}},
-       "epochs": 6, "every": 1, "batch": 1024, "lr": 2e-3}
+       "epochs": 2, "every": 1, "batch": 1024, "lr": 2e-3}
 RETRIEVAL = {"epochs": 10, "every": 2, "batch": 1024, "lr": 2e-3, "temperature": 0.1, "log_q": True}
 KS = (5, 10, 20, 50)
 FAST = {"train": 4000, "epochs": 1, "every": 1}
@@ -95,7 +96,7 @@ def rating_baselines(train, test):
             "item mean": item_mean[test.item], "user + item bias": mu + b_u[test.user] + b_i[test.item]}
 
 
-def rating_part(splits, features, fast):
+def rating_part(splits, features, fast, save=lambda partial: None):
     import keras
 
     from kerasdl import create_model
@@ -108,7 +109,7 @@ def rating_part(splits, features, fast):
         mu = float(train.rating.mean())
         out = {"baselines": {n: rmse(test.rating, p) for n, p in rating_baselines(train, test).items()}}
         inputs = {"mf": lambda r: (r.user, r.item), "fm": featurizer.encode}
-        for name in ("mf", "fm"):
+        for name in RATING["models"][split_name]:
             keras.utils.set_random_seed(0)
             extra = {"global_mean": mu} if name == "mf" else {"global_bias": mu, "vocab_size": featurizer.vocab_size}
             model = create_model(name, **RATING[name], **extra)
@@ -121,6 +122,7 @@ def rating_part(splits, features, fast):
                         f"rating/{split_name}/{name}")
             out[name] = {"test_rmse": score(test), "validation_rmse": score(valid), "params": params(model), **run}
             print(f"rating/{split_name}: {name} test RMSE {out[name]['test_rmse']:.4f}", flush=True)
+            save({**results, split_name: out})
         results[split_name] = out
     return results
 
@@ -151,7 +153,7 @@ def popularity_ctr(train, ratings, prior=10.0):
     return ((likes + prior * rate) / (counts + prior))[ratings.item]
 
 
-def ctr_part(data, names, fast):
+def ctr_part(data, names, fast, save=lambda partial: None):
     import keras
 
     from kerasdl import create_model
@@ -182,6 +184,7 @@ def ctr_part(data, names, fast):
         results[name] = {"params": params(model), "test": evaluate("test"),
                          "validation": evaluate("validation"), **run}
         print(f"ctr: {name} test {results[name]['test']}", flush=True)
+        save(results)  # each model's numbers on disk as soon as they exist
     return results, models, featurizer
 
 
@@ -318,6 +321,27 @@ def load(fast):
     return (time_split, rows, features, all_ratings), {"time-ordered": time_split, "random": random}
 
 
+def merge(folders, out):
+    """One metrics.json + plot from partial runs (``--tag``): their parts' results side by side,
+    the CTR models of several runs pooled (a later run's model replaces an earlier one's)."""
+    import json
+
+    merged = {"runs": {}}
+    for folder in folders:
+        run = json.loads((Path(folder) / "metrics.json").read_text())
+        merged["runs"][str(folder)] = run.pop("wall_seconds", None)
+        for part, value in run.items():
+            if isinstance(value, dict) and isinstance(merged.get(part), dict):
+                merged[part].update(value)
+            else:
+                merged[part] = value
+    out.mkdir(parents=True, exist_ok=True)
+    plot(merged, out / "recommender.png")
+    atomic_write_json(out / "metrics.json", merged)
+    print(f"merged {len(folders)} runs into {out}")
+    return merged
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma list of {', '.join(PARTS)}")
@@ -325,7 +349,12 @@ def main(argv=None):
     parser.add_argument("--export", default="deepfm", help="CTR model to export to TFLite ('' for none; only with the ctr part)")
     parser.add_argument("--fast", action="store_true", help="a few hundred steps (CI smoke run)")
     parser.add_argument("--out-dir", default="saved_models")
+    parser.add_argument("--tag", default="", help="suffix of the output folder (parallel partial runs)")
+    parser.add_argument("--merge", nargs="+", metavar="FOLDER",
+                        help="only merge these runs' metrics.json into <out-dir>/recommender/")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, Path(args.out_dir) / "recommender")
     parts = choose(parser, "--parts", args.parts, PARTS)
     names = choose(parser, "--models", args.models, CTR_MODELS)
     if "bidding" in parts and "ctr" not in parts:
@@ -337,14 +366,16 @@ def main(argv=None):
     start = time.perf_counter()
     suffix = "_fast" if args.fast else ""
     subset = "" if set(parts) == set(PARTS) else "_" + "_".join(parts)  # a partial run: own folder
-    out = Path(args.out_dir) / f"recommender{subset}{suffix}"
+    out = Path(args.out_dir) / f"recommender{subset}{args.tag}{suffix}"
     out.mkdir(parents=True, exist_ok=True)
     data, splits = load(args.fast)
     results = {}
     if "rating" in parts:
-        results["rating"] = rating_part(splits, data[2], args.fast)
+        results["rating"] = rating_part(
+            splits, data[2], args.fast, lambda partial: atomic_write_json(out / "metrics.json", {"rating": partial}))
     if "ctr" in parts:
-        results["ctr"], models, featurizer = ctr_part(data, names, args.fast)
+        results["ctr"], models, featurizer = ctr_part(
+            data, names, args.fast, lambda partial: atomic_write_json(out / "metrics.json", {**results, "ctr": partial}))
         if "bidding" in parts:
             results["bidding"] = bidding_part(models[args.export or names[0]], featurizer, data, args.fast)
         if args.export:
