@@ -183,6 +183,50 @@ def ctc_batch(model, rng, batch=16, max_label_length=3):
     return x, y
 
 
+def recommender_inputs(model, rng, batch=16):
+    """One array per input, by its name: ids below the model's vocabularies (``user``/``item``
+    below num_users/num_items; ``*_ids`` below vocab_size; ``history`` with 0 padding and
+    ``target_item`` below num_items), values in [0, 1) with the first column 1."""
+    config = model.get_config()
+    xs = []
+    for tensor in model.inputs:
+        name, shape = tensor.name, (batch, *tensor.shape[1:])
+        if name in ("user", "item"):
+            xs.append(rng.integers(0, config[f"num_{name}s"], shape))
+        elif name.endswith("_ids"):
+            xs.append(rng.integers(0, config["vocab_size"], shape))
+        elif name in ("history", "target_item"):
+            xs.append(rng.integers(int(name == "target_item"), config["num_items"], shape))
+        else:
+            values = rng.random(shape)
+            values[:, 0] = 1.0
+            xs.append(values)
+    return tuple(x.astype("int32" if "int" in str(t.dtype) else "float32")
+                 for x, t in zip(xs, model.inputs))
+
+
+def rating_batch(model, rng, batch=16):
+    """(user, item) -> rating [B, 1]; y = ratings 1..5."""
+    return recommender_inputs(model, rng, batch), rng.integers(1, 6, (batch, 1)).astype("float32")
+
+
+def ctr_batch(model, rng, batch=16):
+    """Field ids/values (+ history, target item) -> click logit [B, 1]; y = random 0/1."""
+    return recommender_inputs(model, rng, batch), rng.integers(0, 2, (batch, 1)).astype("float32")
+
+
+def retrieval_batch(model, rng, batch=16):
+    """(user ids/values, item ids/values) -> in-batch logits [B, B]; y = each item's log sampling
+    probability (the logQ correction of InBatchSoftmaxLoss), here uniform over 100 items."""
+    return recommender_inputs(model, rng, batch), np.full(batch, -np.log(100.0), "float32")
+
+
+def _in_batch_softmax():
+    from kerasdl.models.recommender.two_tower import InBatchSoftmaxLoss
+
+    return InBatchSoftmaxLoss()
+
+
 def _prototypical():
     from kerasdl.meta.prototypical import PrototypicalLoss
 
@@ -218,6 +262,10 @@ TASKS = {
     "metric_embedding": {"batch": metric_embedding_batch, "loss": _prototypical},
     # speech recognition: raw waveforms -> per-frame logits, CTC loss (blank = class 0)
     "audio_ctc": {"batch": ctc_batch, "loss": keras.losses.CTC},
+    # recommender / CTR models (kerasdl.models.recommender): named int id and float value inputs
+    "rating": {"batch": rating_batch, "loss": keras.losses.MeanSquaredError},
+    "ctr": {"batch": ctr_batch, "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
+    "retrieval": {"batch": retrieval_batch, "loss": _in_batch_softmax},  # in-batch negatives
 }
 
 

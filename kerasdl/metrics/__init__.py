@@ -13,6 +13,7 @@ _EXPORTS = {
     **dict.fromkeys(("answer_sets", "filtered_ranks", "rank_summary", "top_k_items",
                      "recommendation_metrics"), "kerasdl.metrics.ranking"),
     "mean_confidence_interval": "kerasdl.metrics.intervals",
+    **dict.fromkeys(("rmse", "auc_and_log_loss", "gauc"), "kerasdl.metrics.ctr"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
