@@ -172,6 +172,23 @@ def metric_embedding_batch(model, rng, batch=16, classes=4):
     return rng.random(shape, dtype=np.float32), rng.integers(0, classes, batch).astype("int32")
 
 
+def ctc_batch(model, rng, batch=16):
+    """Text-line images [B, H, W, C] -> CTC logits [B, T, V + 1] (blank 0); y = character ids in
+    [1, V] of 1..T/4 characters, right-padded with 0 (keras.losses.CTC's layout)."""
+    steps, classes = model.outputs[0].shape[1:]
+    lengths = rng.integers(1, max(2, steps // 4) + 1, batch)
+    y = rng.integers(1, classes, (batch, max(lengths))) * (np.arange(max(lengths)) < lengths[:, None])
+    return rng.random((batch, *model.inputs[0].shape[1:]), dtype=np.float32), y.astype("int32")
+
+
+def captioning_batch(model, rng, batch=16):
+    """(images [B, H, W, C], caption_in ids [B, T]) -> logits [B, T, V]; y = ids in [1, V)."""
+    vocab, length = model.get_config()["vocab_size"], model.inputs[1].shape[1]
+    images = rng.random((batch, *model.inputs[0].shape[1:]), dtype=np.float32)
+    return (images, rng.integers(1, vocab, (batch, length)).astype("int32")), \
+        rng.integers(1, vocab, (batch, length)).astype("int32")
+
+
 def _prototypical():
     from kerasdl.meta.prototypical import PrototypicalLoss
 
@@ -205,6 +222,10 @@ TASKS = {
     "ranking": {"batch": ranking_batch, "loss": lambda: MaxMarginRankingLoss()},
     # few-shot embeddings (Conv-4): images -> embeddings, trained through class prototypes
     "metric_embedding": {"batch": metric_embedding_batch, "loss": _prototypical},
+    # text recognition (CRNN): images -> per-column logits, CTC loss (tf.nn.ctc_loss)
+    "ctc": {"batch": ctc_batch, "loss": lambda: keras.losses.CTC()},
+    # image captioning (Show, Attend and Tell): (images, caption_in) -> next-word logits
+    "captioning": {"batch": captioning_batch, "loss": _sparse_ce},
 }
 
 
