@@ -62,3 +62,18 @@ def test_decoding_adapter_matches_the_full_forward_pass(captioner):
     greedy = greedy_decode(fn, sources, bos_id=1, eos_id=2, max_length=5)
     beam1 = beam_search(fn, sources, bos_id=1, eos_id=2, max_length=5, beam_width=1, alpha=0.0)
     assert greedy.sequences(2) == beam1.sequences(2) == caption_ids(captioner, images, bos_id=1, eos_id=2)
+
+
+@pytest.mark.slow
+def test_captioning_pipeline_fast(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, str(root / "pipelines" / "captioning.py"), "--fast", "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    row = json.loads((tmp_path / "results.json").read_text())
+    assert set(row["beam"]) >= {"bleu1", "bleu4", "meteor", "rouge_l", "cider_d", "exact_match"}
+    assert (tmp_path / "attention.png").stat().st_size > 1000

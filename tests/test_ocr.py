@@ -109,3 +109,29 @@ def test_crnn_shapes_and_errors():
     assert tuple(model.outputs[0].shape) == (None, 6, 6)  # T = W / 4, V + blank
     with pytest.raises(ValueError, match="divisible"):
         kerasdl.create_model("crnn", image_height=18, filters=(4, 4))
+
+
+@pytest.mark.slow
+def test_ocr_pipeline_fast(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, str(root / "pipelines" / "ocr.py"), "--fast", "--data", "digits",
+                    "--out", str(tmp_path / "ocr"), "--export-dir", str(tmp_path)], check=True, capture_output=True)
+    row = json.loads((tmp_path / "ocr" / "results.json").read_text())["digits"]
+    assert row["tflite_fp32"]["max_abs_error"] <= 1e-4 and 0 <= row["cer_greedy"]
+    assert (tmp_path / "ocr" / "samples_digits.png").exists()
+    assert (tmp_path / "crnn_digits" / "crnn_digits_fp32.tflite").exists()
+
+
+def test_projection_profile_finds_every_composed_line():
+    lines = text_lines.austen_lines("test", 5, seed=4)
+    page, truth = text_lines.compose_page(lines, gap=4)
+    boxes = text_lines.segment_lines(page, 32)
+    assert len(boxes) == 5
+    assert all(abs(b[0] - t[0]) <= 6 for b, t in zip(boxes, truth))  # jitter +-2 px plus glyph asymmetry
+    with pytest.raises(ValueError, match="2-D"):
+        text_lines.segment_lines(page[None], 32)

@@ -67,9 +67,10 @@ class Canvases:
         return out
 
     def decode(self, ids) -> list[str]:
-        """Text of each id row, up to ``<eos>``; padding and ``<bos>`` skipped."""
+        """Text of each id row (an array or lists of any lengths), up to ``<eos>``; padding and
+        ``<bos>`` skipped."""
         out = []
-        for row in np.asarray(ids).tolist():
+        for row in (ids.tolist() if isinstance(ids, np.ndarray) else [list(r) for r in ids]):
             row = row[:row.index(EOS)] if EOS in row else row
             out.append(" ".join(self.vocabulary[i] for i in row if i > EOS))
         return out

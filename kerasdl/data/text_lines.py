@@ -156,3 +156,32 @@ def digit_strings(split: str = "train", num_strings: int = 1000, *, lengths=(3, 
             x += 28
         texts.append("".join(str(int(labels[i])) for i in picks))
     return TextLines(images, encode(texts, DIGIT_CHARSET, lengths[1]), texts, DIGIT_CHARSET)
+
+
+def compose_page(lines: TextLines, gap: int = 6) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Stack the line images into one page ``[N·(H + gap) + gap, W]`` with ``gap`` blank rows
+    between lines; returns the page and each line's true ``(top, bottom)`` rows."""
+    height, width = lines.images.shape[1:3]
+    page = np.zeros((len(lines) * (height + gap) + gap, width), np.float32)
+    boxes = []
+    for i, image in enumerate(lines.images):
+        top = gap + i * (height + gap)
+        page[top:top + height] = image[..., 0]
+        boxes.append((top, top + height))
+    return page, boxes
+
+
+def segment_lines(page: np.ndarray, height: int, threshold: float = 0.5) -> list[tuple[int, int]]:
+    """Text-line detection by horizontal projection profile (no learning): rows whose summed ink
+    exceeds ``threshold`` form runs; each run is centred in a ``height``-row window (clipped to the
+    page). Assumes lines separated by at least one blank row."""
+    page = np.asarray(page, np.float32)
+    if page.ndim != 2:
+        raise ValueError(f"page must be a 2-D [rows, columns] array, got shape {page.shape}")
+    inked = np.concatenate([[False], page.sum(1) > threshold, [False]])
+    starts, stops = np.flatnonzero(~inked[:-1] & inked[1:]), np.flatnonzero(inked[:-1] & ~inked[1:])
+    boxes = []
+    for a, b in zip(starts, stops):
+        top = int(np.clip((a + b) // 2 - height // 2, 0, max(len(page) - height, 0)))
+        boxes.append((top, top + height))
+    return boxes
