@@ -43,7 +43,8 @@ def attention_figure(model, data, captions, path, count=3):
 
     twin, (rows, cols) = attention_model(model), attention_grid(model)
     length = model.inputs[1].shape[1]
-    words = [c.split() + ["<eos>"] for c in captions[:count]]
+    captions = [" ".join(c.split()[:length - 1]) for c in captions[:count]]  # room for <eos>
+    words = [c.split() + ["<eos>"] for c in captions]
     width = max(len(w) for w in words)
     fig, axes = plt.subplots(count, width + 1, figsize=(1.6 * (width + 1), 0.9 * count), squeeze=False)
     for r in range(count):
@@ -128,8 +129,8 @@ def main(argv=None):
                                                       zip(captions[key], test.references)])), 4)
         print(key, row[key], flush=True)
     row["samples"] = [{"references": r, "beam": c} for r, c in zip(test.references[:6], captions["beam"])]
-    attention_figure(model, test, captions["beam"], out / "attention.png")
     atomic_write_json(out / "results.json", row)
+    attention_figure(model, test, captions["beam"], out / "attention.png")
     return row
 
 
