@@ -172,17 +172,6 @@ def metric_embedding_batch(model, rng, batch=16, classes=4):
     return rng.random(shape, dtype=np.float32), rng.integers(0, classes, batch).astype("int32")
 
 
-def ctc_batch(model, rng, batch=16, max_label_length=3):
-    """Waveforms [B, samples] (Gaussian, std 0.1) -> per-frame logits [B, T, 1 + V]; y = label
-    ids in [1, V] right-padded with 0 (keras.losses.CTC: 0 is the blank), 1-3 labels each."""
-    x = rng.normal(0.0, 0.1, (batch, *model.inputs[0].shape[1:])).astype("float32")
-    vocab = model.outputs[0].shape[-1] - 1
-    y = np.zeros((batch, max_label_length), "int32")
-    for row, length in zip(y, rng.integers(1, max_label_length + 1, batch)):
-        row[:length] = rng.integers(1, vocab + 1, length)
-    return x, y
-
-
 def recommender_inputs(model, rng, batch=16):
     """One array per input, by its name: ids below the model's vocabularies (``user``/``item``
     below num_users/num_items; ``*_ids`` below vocab_size; ``history`` with 0 padding and
@@ -227,6 +216,26 @@ def _in_batch_softmax():
     return InBatchSoftmaxLoss()
 
 
+def ctc_batch(model, rng, batch=16):
+    """Text-line images [B, H, W, C] (uniform in [0, 1)) or waveforms [B, samples] (Gaussian, std
+    0.1) -> CTC logits [B, T, V + 1] (blank 0); y = ids in [1, V] of 1..T/4 tokens, right-padded
+    with 0 (keras.losses.CTC's layout)."""
+    shape = (batch, *model.inputs[0].shape[1:])
+    x = rng.normal(0.0, 0.1, shape) if len(shape) == 2 else rng.random(shape)
+    steps, classes = model.outputs[0].shape[1:]
+    lengths = rng.integers(1, max(2, steps // 4) + 1, batch)
+    y = rng.integers(1, classes, (batch, max(lengths))) * (np.arange(max(lengths)) < lengths[:, None])
+    return x.astype("float32"), y.astype("int32")
+
+
+def captioning_batch(model, rng, batch=16):
+    """(images [B, H, W, C], caption_in ids [B, T]) -> logits [B, T, V]; y = ids in [1, V)."""
+    vocab, length = model.get_config()["vocab_size"], model.inputs[1].shape[1]
+    images = rng.random((batch, *model.inputs[0].shape[1:]), dtype=np.float32)
+    return (images, rng.integers(1, vocab, (batch, length)).astype("int32")), \
+        rng.integers(1, vocab, (batch, length)).astype("int32")
+
+
 def _prototypical():
     from kerasdl.meta.prototypical import PrototypicalLoss
 
@@ -260,12 +269,14 @@ TASKS = {
     "ranking": {"batch": ranking_batch, "loss": lambda: MaxMarginRankingLoss()},
     # few-shot embeddings (Conv-4): images -> embeddings, trained through class prototypes
     "metric_embedding": {"batch": metric_embedding_batch, "loss": _prototypical},
-    # speech recognition: raw waveforms -> per-frame logits, CTC loss (blank = class 0)
-    "audio_ctc": {"batch": ctc_batch, "loss": keras.losses.CTC},
     # recommender / CTR models (kerasdl.models.recommender): named int id and float value inputs
     "rating": {"batch": rating_batch, "loss": keras.losses.MeanSquaredError},
     "ctr": {"batch": ctr_batch, "loss": lambda: keras.losses.BinaryCrossentropy(from_logits=True)},
     "retrieval": {"batch": retrieval_batch, "loss": _in_batch_softmax},  # in-batch negatives
+    # text and speech recognition (CRNN, digits_ctc): per-column/frame logits, CTC (blank 0)
+    "ctc": {"batch": ctc_batch, "loss": lambda: keras.losses.CTC()},
+    # image captioning (Show, Attend and Tell): (images, caption_in) -> next-word logits
+    "captioning": {"batch": captioning_batch, "loss": _sparse_ce},
 }
 
 

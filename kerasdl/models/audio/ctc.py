@@ -13,7 +13,7 @@ from kerasdl.models.audio.kws import conv_recurrent_encoder
 from kerasdl.models.base import FunctionalModel, register_model
 
 
-@register_model("digits_ctc", task="audio_ctc", deployable=True, heavy=True,
+@register_model("digits_ctc", task="ctc", deployable=True, heavy=True,
                 small={"samples": 3200, "sample_rate": 8000, "frame_length": 200,
                        "frame_step": 160, "fft_length": 256, "num_mel_bins": 16, "width": 4,
                        "units": 8})
