@@ -92,3 +92,28 @@ class MaxMarginRankingLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "margin": self.margin}
+
+
+def smooth_l1(y_true, y_pred, beta=1.0):
+    """Element-wise smooth-L1 (Fast R-CNN, Girshick 2015): 0.5·d²/β where |d| < β, else |d| − β/2
+    — Keras' Huber loss with δ = β, divided by β, kept per element (no mean over the last axis)."""
+    if beta <= 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
+    y_true, y_pred = keras.ops.cast(y_true, "float32"), keras.ops.cast(y_pred, "float32")
+    return keras.losses.huber(y_true[..., None], y_pred[..., None], delta=beta) / beta
+
+
+@keras.saving.register_keras_serializable(package="kerasdl")
+class SmoothL1(keras.losses.Loss):
+    """Smooth-L1 averaged over the last axis (box regression). Focal loss is Keras' own:
+    ``keras.losses.BinaryFocalCrossentropy`` / ``CategoricalFocalCrossentropy``."""
+
+    def __init__(self, beta=1.0, name="smooth_l1", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.beta = float(beta)
+
+    def call(self, y_true, y_pred):
+        return keras.ops.mean(smooth_l1(y_true, y_pred, self.beta), -1)
+
+    def get_config(self):
+        return {**super().get_config(), "beta": self.beta}

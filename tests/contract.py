@@ -236,6 +236,28 @@ def captioning_batch(model, rng, batch=16):
         rng.integers(1, vocab, (batch, length)).astype("int32")
 
 
+def detection_batch(model, rng, batch=16):
+    """Images -> per-anchor predictions [B, A, 5 + C]; y = the detector's own training targets
+    (``model.batch_targets``) for 1-3 random boxes of random classes per image."""
+    classes = model.outputs[0].shape[-1] - 5
+    boxes, labels = [], []
+    for _ in range(batch):
+        n = int(rng.integers(1, 4))
+        xy = rng.uniform(0, 0.5, (n, 2))
+        boxes.append(np.concatenate([xy, xy + rng.uniform(0.2, 0.5, (n, 2))], 1).astype("float32"))
+        labels.append(rng.integers(0, classes, n))
+    images = rng.random((batch, *model.inputs[0].shape[1:]), dtype=np.float32)
+    return images, model.batch_targets(boxes, labels)
+
+
+def _detection_loss(kind):
+    def make():
+        from kerasdl.detection import losses
+
+        return getattr(losses, kind)()
+    return make
+
+
 def _prototypical():
     from kerasdl.meta.prototypical import PrototypicalLoss
 
@@ -277,6 +299,9 @@ TASKS = {
     "ctc": {"batch": ctc_batch, "loss": lambda: keras.losses.CTC()},
     # image captioning (Show, Attend and Tell): (images, caption_in) -> next-word logits
     "captioning": {"batch": captioning_batch, "loss": _sparse_ce},
+    # anchor detectors (kerasdl.models.detection): raw per-anchor outputs vs their own targets
+    "detection": {"batch": detection_batch, "loss": _detection_loss("MultiBoxLoss")},  # SSD
+    "detection_yolo": {"batch": detection_batch, "loss": _detection_loss("YOLOLoss")},
 }
 
 

@@ -1,0 +1,71 @@
+"""Detector building blocks over a kerasdl backbone: multi-scale features, SSD's extra levels,
+the FPN top-down neck, the SPP block, and the per-level anchor head."""
+from __future__ import annotations
+
+import keras
+
+from kerasdl.layers.blocks import conv_bn_act
+
+
+def backbone_features(inputs, backbone: str, width: float, strides, small_input=False):
+    """Feature maps of a registered ConvNet (``kerasdl.models.vision``) at ``strides``, low to
+    high stride; the backbone is a nested model sharing nothing with other builds."""
+    import kerasdl
+
+    net = kerasdl.create_model(backbone, num_classes=1, input_shape=tuple(inputs.shape[1:]),
+                               width=width, small_input=small_input)
+    if not hasattr(net, "backbone"):
+        raise ValueError(f"backbone {backbone!r} exposes no multi-scale feature maps")
+    features = net.backbone(strides)(inputs)
+    return [features[f"stride{s}"] for s in strides]
+
+
+def extra_levels(x, levels: int, channels: int, name: str = "extra"):
+    """SSD's extra feature layers: ``levels`` × (1×1 reduce, 3×3 stride-2 conv), each halving."""
+    out = []
+    for i in range(levels):
+        x = conv_bn_act(x, channels // 2, 1, name=f"{name}{i}_reduce")
+        x = conv_bn_act(x, channels, 3, 2, name=f"{name}{i}")
+        out.append(x)
+    return out
+
+
+def fpn_neck(features, channels: int, name: str = "fpn"):
+    """Feature Pyramid Network (Lin et al. 2017): 1×1 lateral convs, a top-down pathway of
+    nearest 2× upsampling + addition, a 3×3 conv on each merged map; same levels out."""
+    laterals = [keras.layers.Conv2D(channels, 1, name=f"{name}_lateral{i}")(f)
+                for i, f in enumerate(features)]
+    merged = [laterals[-1]]
+    for i in range(len(features) - 2, -1, -1):
+        up = keras.layers.UpSampling2D(2, name=f"{name}_up{i}")(merged[0])
+        if up.shape[1] != laterals[i].shape[1] or up.shape[2] != laterals[i].shape[2]:
+            raise ValueError(f"FPN levels {i} and {i + 1} are not 2x apart: "
+                             f"{laterals[i].shape[1:3]} vs {merged[0].shape[1:3]}")
+        merged.insert(0, keras.layers.Add(name=f"{name}_merge{i}")([laterals[i], up]))
+    return [keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_out{i}")(m)
+            for i, m in enumerate(merged)]
+
+
+def spp_block(x, pool_sizes=(5, 9, 13), name: str = "spp"):
+    """Spatial pyramid pooling as YOLOv3-SPP uses it (He et al. 2015's idea, stride-1 form): the
+    input concatenated with its same-padded max-pools of each size, then a 1×1 conv back."""
+    pools = [keras.layers.MaxPooling2D(k, 1, padding="same", name=f"{name}_pool{k}")(x)
+             for k in pool_sizes]
+    x = keras.layers.Concatenate(name=f"{name}_concat")([x, *pools])
+    return conv_bn_act(x, x.shape[-1] // (len(pool_sizes) + 1), 1, name=f"{name}_fuse")
+
+
+def anchor_head(features, anchors_per_pixel: int, outputs_per_anchor: int, channels: int,
+                name: str = "head"):
+    """A 3×3 conv-BN-ReLU and a 3×3 prediction conv per level, reshaped to
+    ``[B, h·w·k, outputs_per_anchor]`` and concatenated over levels (float32) — the anchor order
+    of ``kerasdl.detection.anchors.level_anchors``."""
+    outs = []
+    for i, f in enumerate(features):
+        x = conv_bn_act(f, channels, 3, name=f"{name}{i}_hidden")
+        x = keras.layers.Conv2D(anchors_per_pixel * outputs_per_anchor, 3, padding="same",
+                                name=f"{name}{i}_predict")(x)
+        outs.append(keras.layers.Reshape((-1, outputs_per_anchor), name=f"{name}{i}_anchors")(x))
+    if len(outs) == 1:
+        return keras.layers.Activation("linear", dtype="float32", name="predictions")(outs[0])
+    return keras.layers.Concatenate(axis=1, dtype="float32", name="predictions")(outs)

@@ -1,0 +1,188 @@
+#!/usr/bin/env python
+"""SSD and YOLO v3 on multi-digit canvases: train with the Trainer, report VOC and COCO mAP on
+held-out canvases, draw the predicted boxes, export with NMS inside the TFLite model.
+
+Command:  python pipelines/detect_digits.py                    (both models; --models ssd)
+          python pipelines/detect_digits.py --fast --out-dir /tmp/x   (CI smoke run)
+Data:     kerasdl.data.canvases (real MNIST-10k digits composited; synthetic layout, real
+          objects). Protocol: 64×64 canvases, 1-4 digits each, scale U(0.8, 1.6) of the 28 px
+          digit, uniform position, pairwise box IoU ≤ 0.3, max compositing; box = extent of the
+          digit's pixels ≥ 0.5, class = its label. Train canvases (seed 0) use only the 8,000
+          MNIST-10k train digits, test canvases (seed 1) only the 2,000 test digits: no source
+          image is in both. --train-canvases (default 6,000) / --test-canvases (1,000).
+Recipe:   ResNet-18 backbone at width 1/4 (ImageNet stem), strides 8/16 + one SSD extra level
+          (SSD) or strides 8/16/32 + SPP + FPN neck (YOLO v3); anchors per pixel from sizes ×
+          ratios (n + m − 1 = 4 per pixel, 336 in all); MultiBoxLoss (3:1 hard negatives,
+          smooth-L1) / YOLOLoss (focal objectness); Adam, cosine decay from 2e-3, batch 32,
+          no augmentation, no XLA (slower for convs on this CPU), float32.
+Metrics:  on the test canvases after per-class NMS (IoU 0.5, score ≥ 0.05, ≤ 20 boxes):
+          mAP@0.5 (VOC 11-point and all-point, kerasdl.detection.evaluation), COCO
+          mAP@[.5:.95] and AP@.5 from pycocotools' COCOeval. Target: mAP@0.5 ≥ 0.85.
+Export:   saved_models/detect_digits_<model>/: the raw network (model.keras, saved_model/, fp32
+          TFLite, parity ≤ 1e-4 before NMS) and detector.tflite — decode + NMS inside the model,
+          built-in ops only (NON_MAX_SUPPRESSION_V5) — checked against the TF detector.
+Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with other jobs.
+Last run: 2026-12-02, `--models ssd --epochs 12` and `--models yolo_v3 --epochs 12` in parallel on
+          the 2-core machine at load average 18-40 (six other training jobs): SSD trained
+          2,120 s (0.6-0.9 s/step), test mAP@0.5 0.644 (VOC 11-point) / 0.657 (all-point),
+          COCO AP@[.5:.95] 0.348, AP50 0.656 — the 0.85 target is not met at 12 epochs (loss
+          still falling). YOLO v3 trained 2,601 s: mAP@0.5 0.512 / 0.515, COCO 0.201. Raw-head fp32 TFLite parity 1.7e-5;
+          the NMS-inside detector.tflite matches the TF detector to ≤ 1.8e-7 on boxes.
+Output:   saved_models/detect_digits_<model>/: metrics.json, logs/, the export files;
+          docs/detect_digits_<model>.png (with --docs-dir) overlay of test predictions.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kerasdl.io import atomic_write_json  # noqa: E402
+
+MODELS = ("ssd", "yolo_v3")
+FAST = {"train": 96, "test": 16, "epochs": 1, "batch": 16, "kwargs": {"backbone_width": 1 / 16,
+                                                                      "head_channels": 8}}
+
+
+def build(name, fast):
+    import kerasdl
+    from kerasdl.detection.losses import MultiBoxLoss, YOLOLoss
+
+    model = kerasdl.create_model(name, **(FAST["kwargs"] if fast else {}))
+    return model, (MultiBoxLoss() if name == "ssd" else YOLOLoss())
+
+
+def train(name, train_set, args, out):
+    import keras
+
+    from kerasdl.data.canvases import canvas_dataset
+    from kerasdl.train import Trainer
+
+    keras.utils.set_random_seed(0)
+    model, loss = build(name, args.fast)
+    targets = model.batch_targets(train_set.boxes, train_set.classes)
+    steps = len(train_set) // args.batch_size
+    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.epochs * steps)
+    trainer = Trainer(model, loss, keras.optimizers.Adam(schedule), jit_compile=False,
+                      steps_per_execution=1 if args.fast else 10, verbose=2,
+                      checkpoint_dir=out / "checkpoints", log_dir=out / "logs")
+    start = time.perf_counter()
+    trainer.fit(canvas_dataset(train_set, targets, args.batch_size, training=True),
+                epochs=args.epochs, steps_per_epoch=steps, resume=args.resume)
+    seconds = time.perf_counter() - start
+    return model, {"train_seconds": round(seconds, 1), "params": model.count_params(),
+                   "final_loss": trainer.history.epochs[-1].get("loss")}
+
+
+def evaluate(model, test_set):
+    from kerasdl.detection.coco import cocoeval
+    from kerasdl.detection.evaluation import mean_average_precision
+    from kerasdl.detection.export import detect_all, detection_module
+
+    module = detection_module(model, max_detections=20, iou_threshold=0.5, score_threshold=0.05)
+    images = test_set.images.astype(np.float32) / 255
+    start = time.perf_counter()
+    detections = detect_all(module, images)
+    seconds = time.perf_counter() - start
+    truths = [{"boxes": b, "classes": c} for b, c in zip(test_set.boxes, test_set.classes)]
+    coco = cocoeval(detections, truths, image_size=images.shape[1], num_classes=10)
+    metrics = {f"map50_{m}": round(mean_average_precision(detections, truths, 0.5, m)["map"], 4)
+               for m in ("voc11", "all")}
+    metrics.update(coco_map_50_95=round(coco["map"], 4), coco_ap50=round(coco["map50"], 4),
+                   coco_ap75=round(coco["map75"], 4),
+                   detect_ms_per_image=round(1000 * seconds / len(images), 2))
+    return module, detections, metrics
+
+
+def overlay(test_set, detections, path, title, count=12):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = 6
+    fig, axes = plt.subplots((count + cols - 1) // cols, cols, figsize=(2 * cols, 2.2 * ((count + cols - 1) // cols)))
+    size = test_set.images.shape[1]
+    for ax, image, det, gt in zip(axes.flat, test_set.images, detections, test_set.boxes):
+        ax.imshow(image[..., 0], cmap="gray")
+        for box in gt * size:
+            ax.add_patch(plt.Rectangle(box[:2], *(box[2:] - box[:2]), fill=False, ec="lime", lw=1, ls="--"))
+        for box, score, cls in zip(det["boxes"] * size, det["scores"], det["classes"]):
+            if score < 0.3:
+                continue
+            ax.add_patch(plt.Rectangle(box[:2], *(box[2:] - box[:2]), fill=False, ec="red", lw=1.2))
+            ax.text(box[0], box[1] - 1, f"{cls} {score:.2f}", color="yellow", fontsize=7, va="bottom")
+        ax.axis("off")
+    fig.suptitle(f"{title} (red: predictions ≥ 0.3, green dashed: ground truth)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def export(model, module, test_set, name, out_dir):
+    from kerasdl.detection.export import convert_detector, run_tflite_detector, save_detector
+    from kerasdl.export import export_model
+    from kerasdl.io import atomic_write_bytes
+
+    x = test_set.images[:64].astype(np.float32) / 255
+    meta = export_model(model, name, out_dir=out_dir, modes=("fp32",), test_data=x)
+    flatbuffer = convert_detector(module)
+    atomic_write_bytes(Path(out_dir) / name / "detector.tflite", flatbuffer)
+    save_detector(module, Path(out_dir) / name / "detector_saved_model")
+    worst = 0.0
+    for image in x[:16]:
+        ref = {k: v.numpy() for k, v in module.detect(image[None]).items()}
+        got = run_tflite_detector(flatbuffer, image[None])
+        n = int(ref["num_detections"])
+        assert int(got["num_detections"]) == n and np.array_equal(got["classes"][:n], ref["classes"][:n])
+        worst = max(worst, float(np.abs(got["boxes"][:n] - ref["boxes"][:n]).max(initial=0)))
+    return {"raw_fp32_max_abs_error": meta["modes"]["fp32"]["parity"]["max_abs_error"],
+            "detector_tflite_bytes": len(flatbuffer), "detector_box_max_abs_error": worst}
+
+
+def main(argv=None):
+    from kerasdl.arguments import choose
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma list of {MODELS}")
+    parser.add_argument("--fast", action="store_true", help="tiny models, a few steps (CI)")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--train-canvases", type=int, default=6000)
+    parser.add_argument("--test-canvases", type=int, default=1000)
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoints")
+    parser.add_argument("--out-dir", default="saved_models")
+    parser.add_argument("--docs-dir", default=None, help="also write the overlay PNGs here")
+    args = parser.parse_args(argv)
+    names = choose(parser, "--models", args.models, MODELS)
+    if args.fast:
+        args.epochs, args.batch_size = FAST["epochs"], FAST["batch"]
+        args.train_canvases, args.test_canvases = FAST["train"], FAST["test"]
+
+    from kerasdl.data.canvases import canvases
+
+    train_set = canvases("train", args.train_canvases)
+    test_set = canvases("test", args.test_canvases)
+    results = {}
+    for name in names:
+        out = Path(args.out_dir) / f"detect_digits_{name}"
+        model, info = train(name, train_set, args, out)
+        module, detections, metrics = evaluate(model, test_set)
+        info.update(metrics)
+        info.update(export(model, module, test_set, out.name, args.out_dir))
+        for folder in [out] + ([Path(args.docs_dir)] if args.docs_dir else []):
+            folder.mkdir(parents=True, exist_ok=True)
+            overlay(test_set, detections, folder / f"detect_digits_{name}.png", name)
+        info.update(epochs=args.epochs, train_canvases=len(train_set), test_canvases=len(test_set))
+        atomic_write_json(out / "metrics.json", info)
+        results[name] = info
+        print(name, info, flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    main()
