@@ -17,7 +17,7 @@ Extractor: vgg11_bn small_input, width 1/4, 64x64x3, trained *self-supervised* b
           random resized crops (scale 5-50%) with flips. Why this task: it needs no labels, it has
           colour natural images (Fashion-MNIST is grey 28 px clothing), and recognising "up" needs
           edges, textures and object parts — the kind of features Gram matrices summarise.
-          Adam 2e-3 cosine, batch 64, EXTRACTOR_STEPS steps.
+          Adam 2e-3 cosine, batch 64, EXTRACTOR_STEPS steps (16,384 crops).
 Transfer: pixels initialised at the content image, Adam 0.02, TRANSFER_STEPS steps, clipped to
           [0, 1]; content layer block4_conv2, style layers block{1..5}_conv1 (post-ReLU).
 Output:   saved_models/style_transfer/{extractor.keras, results.json, style_transfer.png}.
@@ -37,8 +37,8 @@ import numpy as np  # noqa: E402
 from kerasdl.io import atomic_write_json  # noqa: E402
 
 EXTRACTOR_KWARGS = {"small_input": True, "width": 0.25, "dropout": 0.0, "num_classes": 4}
-EXTRACTOR_STEPS = 800
-TRANSFER_STEPS = 300
+EXTRACTOR_STEPS = 400
+TRANSFER_STEPS = 200
 CROP = 64
 SIZE = 128
 CONTENT_LAYERS = ["block4_conv2_act"]
@@ -115,11 +115,18 @@ def train_extractor(out: Path, steps: int, fast: bool) -> tuple:
     seconds = time.perf_counter() - start
     held_out = trainer.evaluate(from_arrays(x_val, y_val, 256, training=False))["accuracy"]
     model.save(out / "extractor.keras")
-    # the same weights at the transfer's image size (convs and the global-pool head are size-free)
+    return resize_extractor(model), {"extractor_steps": steps, "extractor_seconds": round(seconds, 1),
+                   "rotation_accuracy_held_out_images": float(held_out)}
+
+
+def resize_extractor(model):
+    """The same weights at the transfer's image size (convs and the global-pool head are
+    size-free)."""
+    from kerasdl.registry import create_model
+
     sized = create_model("vgg11_bn", input_shape=(SIZE, SIZE, 3), **EXTRACTOR_KWARGS)
     sized.set_weights(model.get_weights())
-    return sized, {"extractor_steps": steps, "extractor_seconds": round(seconds, 1),
-                   "rotation_accuracy_held_out_images": float(held_out)}
+    return sized
 
 
 def keras_vgg19():
@@ -155,18 +162,25 @@ def main(argv=None):
                         help="use keras.applications.VGG19 ImageNet weights (needs the internet)")
     parser.add_argument("--steps", type=int, default=TRANSFER_STEPS, help="pixel-optimisation steps")
     parser.add_argument("--extractor-steps", type=int, default=EXTRACTOR_STEPS)
-    parser.add_argument("--style-weight", type=float, default=1e3)
+    parser.add_argument("--extractor", default=None,
+                        help="reuse a trained extractor.keras instead of training one")
+    parser.add_argument("--style-weight", type=float, default=1e4)
     parser.add_argument("--content-weight", type=float, default=1.0)
-    parser.add_argument("--tv-weight", type=float, default=1.0)
+    parser.add_argument("--tv-weight", type=float, default=0.1)
     parser.add_argument("--docs-png", default=None, help="also copy the PNG here")
     parser.add_argument("--out-dir", default="saved_models")
     args = parser.parse_args(argv)
+    import keras
+
     out = Path(args.out_dir) / ("style_transfer_fast" if args.fast else "style_transfer")
     out.mkdir(parents=True, exist_ok=True)
 
     summary = {}
     if args.keras_vgg19:
         extractor, preprocess, content_layers, style_layers = keras_vgg19()
+    elif args.extractor:
+        extractor = resize_extractor(keras.models.load_model(args.extractor))
+        preprocess, content_layers, style_layers = None, CONTENT_LAYERS, STYLE_LAYERS
     else:
         extractor, summary = train_extractor(out, 10 if args.fast else args.extractor_steps,
                                              args.fast)
