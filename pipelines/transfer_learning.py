@@ -16,7 +16,10 @@ Recipe:   vgg11_bn small_input, width 1/8 (8-64 channels), 28x28x1. Pre-train: A
           TARGET_STEPS steps of batch 64 (equal budget), cosine decay.
 Output:   saved_models/transfer_learning/results.json, pretrained.keras; the gallery PNG.
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with six other jobs.
-Last run: see RESULTS in docs/applied_vision.md (filled in from results.json).
+Last run: 2026-12-02, load average 10-43 on the 2 cores: pre-training 1,038 s, Fashion-MNIST
+          test 90.00%; MNIST-10k test accuracy fine-tuned / scratch (150 steps each):
+          100 digits 75.90% / 81.85%, 1,000 digits 93.25% / 97.05% (transfer lost; see
+          docs/applied_vision.md for the likely causes).
 """
 import argparse
 import json
