@@ -18,7 +18,7 @@ Output:   saved_models/transfer_learning/results.json, pretrained.keras; the gal
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with six other jobs.
 Last run: 2026-12-02, load average 10-43 on the 2 cores: pre-training 1,038 s, Fashion-MNIST
           test 90.00%; MNIST-10k test accuracy fine-tuned / scratch (150 steps each):
-          100 digits 75.90% / 81.85%, 1,000 digits 93.25% / 97.05% (transfer lost; see
+          100 digits 75.90% / 81.85%, 1,000 93.25% / 97.05%, 8,000 95.20% / 98.00% (transfer lost; see
           docs/applied_vision.md for the likely causes).
 """
 import argparse
