@@ -258,6 +258,18 @@ def _detection_loss(kind):
     return make
 
 
+def keypoint_batch(model, rng, batch=16):
+    """Structured images -> heatmap targets of the output's shape: a Gaussian bump per channel
+    at a position fixed for the batch (learnable from any input), 0 elsewhere."""
+    images = structured_images(rng, model.inputs[0].shape[1:], batch)
+    shape = model.outputs[0].shape[1:]
+    h, w = shape[-3:-1]
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    centres = rng.uniform(0, [h, w], (shape[-1], 2))
+    bumps = np.exp(-((yy[..., None] - centres[:, 0]) ** 2 + (xx[..., None] - centres[:, 1]) ** 2) / 2)
+    return images, np.broadcast_to(bumps, (batch, *shape)).astype("float32").copy()
+
+
 def _prototypical():
     from kerasdl.meta.prototypical import PrototypicalLoss
 
@@ -302,6 +314,8 @@ TASKS = {
     # anchor detectors (kerasdl.models.detection): raw per-anchor outputs vs their own targets
     "detection": {"batch": detection_batch, "loss": _detection_loss("MultiBoxLoss")},  # SSD
     "detection_yolo": {"batch": detection_batch, "loss": _detection_loss("YOLOLoss")},
+    # pose networks: images -> keypoint heatmaps (and part-affinity fields), regressed with MSE
+    "keypoints": {"batch": keypoint_batch, "loss": keras.losses.MeanSquaredError},
 }
 
 

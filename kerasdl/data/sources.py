@@ -198,6 +198,12 @@ def _knowledge_graph_source(dataset: str) -> Source:
                   files=files, build=_copy_basenames, size="0.7 MB")
 
 
+_QUOKKA = {  # imgaug's example image with 7 labelled keypoints (ears, eyes, nose, paws)
+    "quokka.jpg": "bf1059d0f925e7d0c712cadf07a04ba4cfc98957d7be65d3a7d8ae0c464cd76e",
+    "quokka_annotations.json": "ac105c75c464fb5174d9a3f109a6440f8a3fdc6b52dfde4b7610c4ddc47471e1",
+}
+
+
 SOURCES: dict[str, Source] = {
     s.dataset: s
     for s in (
@@ -305,6 +311,17 @@ SOURCES: dict[str, Source] = {
             size="2 MB",
         ),
         *(_knowledge_graph_source(name) for name in _KG_FILES),
+        Source(
+            dataset="quokka",
+            registry="pypi",
+            package="imgaug",
+            version="0.4.0",
+            archive_sha256="ce61e65b4eb7405fc62c1b0a79d2fa92fd47f763aaecb65152d29243592111f9",
+            members={"imgaug/" + n: h for n, h in _QUOKKA.items()},
+            files=_QUOKKA,
+            build=_copy_basenames,
+            size="1 MB",
+        ),
     )
 }
 

@@ -6,3 +6,4 @@ from kerasdl.models import audio  # noqa: F401
 from kerasdl.models import recommender  # noqa: F401
 from kerasdl.models.vision import captioner, crnn  # noqa: F401,E402
 from kerasdl.models import detection  # noqa: F401,E402
+from kerasdl.models.vision import pose  # noqa: F401,E402
