@@ -40,8 +40,8 @@ def _heatmap_head(x, channels: int, name: str):
 
 
 @register_model("stacked_hourglass", tags=("vision", "pose", "keypoints"), **KEYPOINT_TASK,
-                small={"input_shape": (32, 32, 3), "num_keypoints": 3, "num_stacks": 2,
-                       "filters": 16, "depth": 2, "stride": 2})
+                small={"input_shape": (16, 16, 3), "num_keypoints": 3, "num_stacks": 2,
+                       "filters": 8, "depth": 1, "stride": 2})
 class StackedHourglass(FunctionalModel):
     """See the module docstring; the paper's model is ``input_shape=(256, 256, 3),
     num_keypoints=16, num_stacks=8, filters=256, depth=4, stride=4``."""
@@ -73,8 +73,8 @@ class StackedHourglass(FunctionalModel):
 
 
 @register_model("hourglass_paf", tags=("vision", "pose", "keypoints"), **KEYPOINT_TASK,
-                small={"input_shape": (32, 32, 3), "num_keypoints": 3, "num_limbs": 2,
-                       "filters": 16, "depth": 2, "stride": 2})
+                small={"input_shape": (16, 16, 3), "num_keypoints": 3, "num_limbs": 2,
+                       "filters": 8, "depth": 1, "stride": 2})
 class HourglassPAF(FunctionalModel):
     """See the module docstring: ``[B, H/stride, W/stride, num_keypoints + 2 * num_limbs]``."""
 
