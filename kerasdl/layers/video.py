@@ -60,7 +60,6 @@ class FrameGather(L.Layer):
     def __init__(self, indices, axis: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.indices, self.axis = [int(i) for i in np.ravel(indices)], int(axis)
-        self._shape = np.shape(indices)
 
     def build(self, input_shape):
         size = input_shape[self.axis]

@@ -41,7 +41,8 @@ class LRCN(FunctionalModel):
 
 
 @register_model("tsn", tags=TAGS, task="classification",
-                small={**SMALL, "segments": 2, "snippet": 2}, deployable=True)
+                small={**SMALL, "segments": 2, "snippet": 2}, deployable=True,
+                heavy=True)
 class TSN(FunctionalModel):
     """Segment sampling -> shared 2-D network per snippet -> average consensus of logits."""
 

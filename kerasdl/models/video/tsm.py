@@ -33,7 +33,7 @@ def shift_block(x, filters: int, strides: int = 1, *, fold_div: int, name: str):
 
 
 @register_model("tsm", tags=("video", "classifier"), task="classification",
-                small={"num_classes": 4, "input_shape": (4, 16, 16, 1), "filters": (8, 8), "fold_div": 4},
+                small={"num_classes": 4, "input_shape": (4, 8, 8, 1), "filters": (8,), "fold_div": 4},
                 deployable=True)
 class TSM(FunctionalModel):
     """Per-frame stem -> residual shift blocks (stride 2 from the second stage) -> mean -> logits."""
