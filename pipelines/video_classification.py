@@ -177,6 +177,21 @@ def real_video_demo(model_path: Path, out_png: Path, frames: int = 8, size: int 
     return results
 
 
+def count_all(names, path: Path) -> dict:
+    """Params / MACs / FLOPs of each model at the pipeline width, one 8x32x32 clip (json at path)."""
+    from kerasdl.registry import create_model
+
+    rows = {}
+    for name in names:
+        channels = 3 if name in FLOW_MODELS else 1
+        rows[name] = complexity(create_model(name, num_classes=8, input_shape=(8, 32, 32, channels),
+                                             **BUDGET[name]))
+        print(f"{name:14s} params {rows[name]['params']:>8,}  MFLOPs {rows[name]['flops'] / 1e6:7.1f}",
+              flush=True)
+    atomic_write_json(path, rows)
+    return rows
+
+
 def table(rows: dict) -> str:
     lines = ["| model | test accuracy | params | MFLOPs / clip | steps | train min |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -196,6 +211,8 @@ def main(argv=None):
     parser.add_argument("--demo-model", default="c3d", help="trained model run on the real videos")
     parser.add_argument("--no-demo", action="store_true", help="skip the real-video demo")
     parser.add_argument("--table", action="store_true", help="only print the recorded results table")
+    parser.add_argument("--complexity", action="store_true",
+                        help="only count params/FLOPs of every chosen model (no training)")
     parser.add_argument("--out-dir", default="saved_models")
     args = parser.parse_args(argv)
     if args.fast:
@@ -204,6 +221,8 @@ def main(argv=None):
     out = Path(args.out_dir) / ("video_fast" if args.fast else "video")
     results = out / "results.json"
     rows = json.loads(results.read_text()) if results.exists() else {}
+    if args.complexity:
+        return count_all(names, out / "complexity.json")
     if not args.table:
         for name in names:
             rows[name] = train_one(name, args)
