@@ -142,3 +142,15 @@ def test_non_local_block_starts_as_identity():
     model = keras.Model(inputs, non_local_block(inputs, name="nl"))
     x = RNG.random((2, 2, 3, 3, 4)).astype("float32")
     np.testing.assert_allclose(model(x, training=False), x, atol=1e-6)
+
+
+def test_inflate_from_bootstraps_i3d_from_a_2d_net():
+    from kerasdl.models.video.conv3d import I3D, inflate_from
+
+    i3d = I3D(num_classes=4, input_shape=(4, 8, 8, 1), filters=(4, 8))
+    inputs = keras.Input((8, 8, 1))
+    conv = keras.layers.Conv2D(4, 3, padding="same", use_bias=False, name="stem_conv")
+    two_d = keras.Model(inputs, conv(inputs))
+    assert inflate_from(i3d, two_d) == ["stem_conv"]
+    np.testing.assert_allclose(i3d.get_layer("stem_conv").kernel.numpy(),
+                               inflate_kernel(conv.kernel.numpy(), 3), atol=1e-7)
