@@ -17,11 +17,12 @@ Recipe:   the Trainer: AdamW + cosine decay, batch 32, fp32, no XLA, --steps ste
 Output:   saved_models/video_<model>/ (model.keras, train_report.json), saved_models/video/
           (results.json: accuracy, params, FLOPs, seconds per model; flow.png), docs/video_flow.png.
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with six other helpers' jobs.
-Last run: 2026-12-02, load average 30-40 on the 2 cores (this process got ~10% of a core):
-          c3d  150 steps  13.6 min wall  70.7% test accuracy (8-way direction, chance 12.5%);
-          real videos: c3d's direction agrees with the mean-flow direction in 2/8, 0/7, 0/8
-          windows (domain gap). The other twelve models were not trained in that session
-          (no CPU left); their params/FLOPs come from --complexity (docs/video.md).
+Last run: 2026-12-02, 150 steps each, 8-way direction test accuracy (chance 12.5%), wall min
+          (load 30-40 for the first two, ~8 after): c3d 70.7% (13.6), tsm 63.0% (19.6),
+          single_stream 78.1% (0.4), two_stream 89.7% (0.6), lrcn 28.8% (0.9), tsn 57.1% (1.2),
+          trn 18.5% (0.8), nextvlad 19.9% (0.8); i3d, slowfast, nonlocal_c3d, early_fusion,
+          late_fusion not run yet. Real videos: c3d's direction agrees with the mean-flow
+          direction in 2/8, 0/7, 0/8 windows (domain gap). Params/FLOPs: --complexity.
 """
 import argparse
 import dataclasses
