@@ -15,11 +15,12 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test,text,rl,tuning,graph]"
+.venv/bin/python -m pip install -q -e ".[test,text,rl,tuning,graph,detection]"
 .venv/bin/kerasdl data fetch fashion_mnist >/dev/null
 .venv/bin/kerasdl data fetch mnist10k >/dev/null
 for corpus in rotten_tomatoes austen gcc_messages; do .venv/bin/kerasdl data fetch "$corpus" >/dev/null; done
 for graph in drosophila mutag movielens_100k nations kinships umls; do
   .venv/bin/kerasdl data fetch "$graph" >/dev/null
 done
+.venv/bin/kerasdl data fetch nuclei >/dev/null  # stardist wheel (pip download; tifs only)
 echo "setup.sh: ready (.venv)"
