@@ -13,6 +13,8 @@ _EXPORTS = {
     **dict.fromkeys(("answer_sets", "filtered_ranks", "rank_summary", "top_k_items",
                      "recommendation_metrics"), "kerasdl.metrics.ranking"),
     "mean_confidence_interval": "kerasdl.metrics.intervals",
+    **dict.fromkeys(("SegmentationScores", "scores_from_confusion", "segmentation_scores"),
+                    "kerasdl.metrics.segmentation"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
