@@ -172,6 +172,14 @@ def metric_embedding_batch(model, rng, batch=16, classes=4):
     return rng.random(shape, dtype=np.float32), rng.integers(0, classes, batch).astype("int32")
 
 
+def segmentation_batch(model, rng, batch=16):
+    """Structured images -> per-pixel logits [B, H, W, C]; y [B, H, W] = the intensity band of each
+    pixel's first channel (C equal bands: learnable per pixel, spatially coherent)."""
+    classes = model.outputs[0].shape[-1]
+    images = structured_images(rng, model.inputs[0].shape[1:], batch)
+    return images, np.minimum((images[..., 0] * classes).astype("int32"), classes - 1)
+
+
 def _prototypical():
     from kerasdl.meta.prototypical import PrototypicalLoss
 
@@ -205,6 +213,8 @@ TASKS = {
     "ranking": {"batch": ranking_batch, "loss": lambda: MaxMarginRankingLoss()},
     # few-shot embeddings (Conv-4): images -> embeddings, trained through class prototypes
     "metric_embedding": {"batch": metric_embedding_batch, "loss": _prototypical},
+    # semantic segmentation: images -> per-pixel logits [B, H, W, C]; y [B, H, W] int labels
+    "segmentation": {"batch": segmentation_batch, "loss": _sparse_ce},
 }
 
 

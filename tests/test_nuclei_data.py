@@ -45,11 +45,15 @@ def test_bad_inputs_name_the_problem():
         N.joint_crops(np.zeros((8, 8)), np.zeros((8, 9), int), 2, 4)
 
 
-def test_joint_crops_keep_image_and_mask_aligned():
+def test_joint_crops_keep_image_and_mask_aligned_and_checkpoint(tmp_path):
+    import tensorflow as tf
+
     rng = np.random.default_rng(0)
     image = rng.random((12, 10)).astype("float32")
     labels = rng.integers(0, 100, (12, 10))
-    batch_images, batch_masks = next(iter(N.joint_crops(image, labels, 16, 6, seed=3)))
+    iterator = iter(N.joint_crops(image, labels, 16, 6, seed=3))
+    tf.train.Checkpoint(iterator=iterator).save(str(tmp_path / "ckpt"))  # the Trainer does this
+    batch_images, batch_masks = next(iterator)
     windows = set()
     for crop, mask in zip(batch_images.numpy()[..., 0], batch_masks.numpy()):
         found = [(flip, y, x) for flip in range(4) for y in range(7) for x in range(5)

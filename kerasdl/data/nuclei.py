@@ -8,8 +8,8 @@ training region, columns ``x >= 384`` (the right 1/4) the test region; no pixel 
 nucleus cut by the border counts in each region as the part that lies there (its box is that
 part's box). Test tiles are the disjoint 128x128 grid of the test region (4 tiles); training
 draws random 128x128 crops of the training region (overlap among *training* crops is fine) with
-random horizontal/vertical flips applied to image and mask together by Keras' preprocessing layers
-(``RandomCrop`` / ``RandomFlip`` with ``segmentation_masks``). Intensities are scaled by the
+random horizontal/vertical flips applied to image and mask as one stacked tensor (stateless
+``tf.image`` crops and flips; see :func:`joint_crops`). Intensities are scaled by the
 training region's 1st/99.8th percentiles (StarDist's ``normalize(img, 1, 99.8)``), so no test
 statistics leak in.
 """
@@ -142,9 +142,13 @@ def held_out_tiles(tile: int = TILE):
 def joint_crops(image, mask, batch_size: int, crop: int, *, seed: int = 0):
     """An endless ``tf.data.Dataset`` of ``(images [B, c, c, C] float32, masks [B, c, c] int32)``:
     random ``crop`` x ``crop`` windows of ``image`` [H, W(, C)] and ``mask`` [H, W] (integer
-    labels, exact up to 2^24), randomly flipped; both go through the same Keras ``RandomCrop``
-    and ``RandomFlip`` call (their ``segmentation_masks`` input), so they stay aligned."""
-    import keras
+    labels, exact up to 2^24), randomly flipped. Image and mask are stacked on the channel axis
+    and cropped/flipped as one tensor by ``tf.image.stateless_random_*`` ops, so they stay aligned.
+
+    (Keras' ``RandomCrop``/``RandomFlip`` also take ``segmentation_masks``, but their seed state is
+    a variable, which makes the iterator impossible to checkpoint, as the Trainer does; the
+    seeds here come from ``tf.data.Dataset.random``, which checkpoints.)
+    """
     import tensorflow as tf
 
     image, mask = np.asarray(image, np.float32), np.asarray(mask)
@@ -153,15 +157,17 @@ def joint_crops(image, mask, batch_size: int, crop: int, *, seed: int = 0):
         raise ValueError(f"mask shape {mask.shape} does not match image shape {image.shape[:2]}")
     if not 0 < crop <= min(mask.shape):
         raise ValueError(f"crop must be in (0, {min(mask.shape)}], got {crop}")
-    element = {"images": image, "segmentation_masks": mask[..., None].astype(np.float32)}
-    cropper = keras.layers.RandomCrop(crop, crop, seed=seed)
-    flipper = keras.layers.RandomFlip("horizontal_and_vertical", seed=seed + 1)
+    stacked = tf.constant(np.concatenate([image, mask[..., None].astype(np.float32)], -1))
+    channels = stacked.shape[-1]
 
-    def augment(data):
-        data = flipper(cropper(data, training=True), training=True)
-        return data["images"], tf.cast(tf.round(data["segmentation_masks"][..., 0]), tf.int32)
+    def augment(seeds):
+        seeds = tf.reshape(seeds, (3, 2))
+        x = tf.image.stateless_random_crop(stacked, (crop, crop, channels), seeds[0])
+        x = tf.image.stateless_random_flip_left_right(x, seeds[1])
+        x = tf.image.stateless_random_flip_up_down(x, seeds[2])
+        return x[..., :-1], tf.cast(tf.round(x[..., -1]), tf.int32)
 
-    ds = tf.data.Dataset.from_tensors(element).repeat()
+    ds = tf.data.Dataset.random(seed=seed).batch(6)
     return ds.map(augment, num_parallel_calls=1, deterministic=True).batch(batch_size).prefetch(2)
 
 
