@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kerasdl.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 INPUT = (128, 128, 1)
-BACKBONE = {"backbone": "resnet18", "backbone_kwargs": {"width": 0.25, "blocks": (2, 2, 2, 2)}}
+BACKBONE = {"backbone": "resnet18", "backbone_kwargs": {"width": 0.125, "blocks": (1, 1, 1, 1)}}
 RECIPES = {  # name -> (registered model, kwargs)
-    "unet": ("unet", {"filters": 16, "depth": 4}),
-    "deeplab_v3plus": ("deeplab_v3plus", {**BACKBONE, "filters": 64, "rates": (1, 2, 3)}),
+    "unet": ("unet", {"filters": 8, "depth": 3}),
+    "deeplab_v3plus": ("deeplab_v3plus", {**BACKBONE, "filters": 32, "rates": (1, 2, 3)}),
     "fcn32s": ("fcn32s", BACKBONE),
     "fcn16s": ("fcn16s", BACKBONE),
     "fcn8s": ("fcn8s", BACKBONE),
@@ -43,10 +43,10 @@ RECIPES = {  # name -> (registered model, kwargs)
     "pspnet": ("pspnet", {**BACKBONE, "filters": 64, "bins": (1, 2, 3, 6)}),
     "deeplab_v1": ("deeplab_v1", {**BACKBONE, "filters": 64, "rates": (4,)}),
     "deeplab_v2": ("deeplab_v2", {**BACKBONE, "filters": 64, "rates": (1, 2, 3, 4)}),
-    "deeplab_v3": ("deeplab_v3", {**BACKBONE, "filters": 64, "rates": (1, 2, 3)}),
+    "deeplab_v3": ("deeplab_v3", {**BACKBONE, "filters": 32, "rates": (1, 2, 3)}),
 }
 MAIN = ("unet", "deeplab_v3plus")
-STEPS = {"main": 600, "short": 250}
+STEPS = {"main": 150, "short": 60}
 FAST = {"main": 3, "short": 2}
 BATCH, LR = 8, 2e-3
 

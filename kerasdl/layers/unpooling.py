@@ -41,7 +41,7 @@ class MaxUnpooling(keras.layers.Layer):
     def call(self, inputs):
         values, indices = inputs
         h, w, c = values.shape[1], values.shape[2], values.shape[3]
-        spread = tf.one_hot(indices, 4, axis=3, dtype=values.dtype) * tf.expand_dims(values, 3)
+        spread = tf.one_hot(tf.cast(indices, tf.int32), 4, axis=3, dtype=values.dtype) * tf.expand_dims(values, 3)
         return tf.nn.depth_to_space(tf.reshape(spread, (-1, h, w, 4 * c)), 2)
 
     def compute_output_shape(self, input_shape):
