@@ -23,6 +23,10 @@ from kerasdl.models.segmentation.common import (SMALL_BACKBONE, SMALL_INPUT, TAG
 from kerasdl.models.segmentation.context import aspp, aspp_scores, atrous_stage, classifier
 
 
+# v3/v3+ convert to TFLite with built-in ops only, but their fp32 outputs differ from Keras (max-abs
+# 2.9 on the contract build; the ASPP module alone and v1/v2 match to 1e-7): not deployable until
+# that is found.
+NOT_DEPLOYED = {**TASK, "deployable": False}
 # The contract runs v3+ (which contains v3's ASPP) by default, v1/v2/v3 with -m slow.
 def _small(**extra):
     return {"num_classes": 3, "input_shape": SMALL_INPUT, "filters": 16,
@@ -33,9 +37,9 @@ def _small(**extra):
                 small=_small(version="v1"), heavy=True)
 @register_model("deeplab_v2", defaults={"version": "v2"}, tags=(*TAGS, "deeplab"), **TASK,
                 small=_small(version="v2"), heavy=True)
-@register_model("deeplab_v3", defaults={"version": "v3"}, tags=(*TAGS, "deeplab"), **TASK,
+@register_model("deeplab_v3", defaults={"version": "v3"}, tags=(*TAGS, "deeplab"), **NOT_DEPLOYED,
                 small=_small(version="v3"), heavy=True)
-@register_model("deeplab_v3plus", defaults={"version": "v3+"}, tags=(*TAGS, "deeplab"), **TASK,
+@register_model("deeplab_v3plus", defaults={"version": "v3+"}, tags=(*TAGS, "deeplab"), **NOT_DEPLOYED,
                 small=_small(version="v3+"))
 class DeepLab(FunctionalModel):
     """DeepLab ``version`` in {"v1", "v2", "v3", "v3+"} over ``backbone`` (see the module
