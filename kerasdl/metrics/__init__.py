@@ -14,6 +14,8 @@ _EXPORTS = {
                      "recommendation_metrics"), "kerasdl.metrics.ranking"),
     "mean_confidence_interval": "kerasdl.metrics.intervals",
     **dict.fromkeys(("rmse", "auc_and_log_loss", "gauc"), "kerasdl.metrics.ctr"),
+    **dict.fromkeys(("SegmentationScores", "scores_from_confusion", "segmentation_scores"),
+                    "kerasdl.metrics.segmentation"),
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
