@@ -8,7 +8,7 @@ Command:  python pipelines/segment_nuclei.py                 (all models, see ST
 Data:     StarDist's 512x512 fluorescence image with 125 labelled nuclei (PyPI stardist 0.9.2,
           kerasdl.data.nuclei). Spatial split: columns < 384 train, >= 384 test (disjoint).
           Training: random 128x128 crops of the training region, random h/v flips (image and mask
-          through the same Keras RandomCrop/RandomFlip). Test: the 4 disjoint 128x128 tiles of the
+          stacked, through the same stateless tf.image crop/flip). Test: the 4 disjoint 128x128 tiles of the
           test region (65,536 pixels, 17% nuclei).
 Recipe:   Adam, cosine-decayed lr 2e-3, batch 8, loss = batch soft Dice + cross-entropy
           (kerasdl.losses.DiceLoss(ce_weight=1)), float32, no XLA (slower for convs on this CPU).
