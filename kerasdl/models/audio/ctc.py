@@ -1,9 +1,6 @@
 """CTC recognition of spoken digit strings: waveform -> log-mel -> conv -> bidirectional GRU ->
 per-frame logits over ``blank + vocabulary`` (index 0 is the blank, as ``keras.losses.CTC`` and
-``keras.ops.ctc_decode`` expect; digit ``d`` is class ``d + 1``).
-
-Registered ``heavy``: its contract checks (XLA step through CTC and an unrolled BiGRU) run with
-``-m slow``; they pass (419 s for the XLA step alone on the loaded 2-core CPU)."""
+``keras.ops.ctc_decode`` expect; digit ``d`` is class ``d + 1``)."""
 from __future__ import annotations
 
 import keras
@@ -13,7 +10,7 @@ from kerasdl.models.audio.kws import conv_recurrent_encoder
 from kerasdl.models.base import FunctionalModel, register_model
 
 
-@register_model("digits_ctc", task="ctc", deployable=True, heavy=True,
+@register_model("digits_ctc", task="ctc", deployable=True,
                 small={"samples": 3200, "sample_rate": 8000, "frame_length": 200,
                        "frame_step": 160, "fft_length": 256, "num_mel_bins": 16, "width": 4,
                        "units": 8})

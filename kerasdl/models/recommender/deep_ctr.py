@@ -23,10 +23,8 @@ def _embedded(vocab_size, num_fields, embedding_dim):
     return ids, values, scaled, ops.reshape(scaled, (-1, num_fields * embedding_dim))
 
 
-# heavy=True on wide_deep and dcn_v2 only keeps the default test run within its time budget: their
-# graphs are made of pieces deepfm and dcn already exercise there (linear + MLP; a cross stack)
 @register_model("wide_deep", tags=("recommender", "ctr"), task="ctr", small=_SMALL_DEEP,
-                deployable=True, heavy=True)
+                deployable=True)
 class WideAndDeep(FunctionalModel):
     """logit = wide (a linear model on the sparse features) + deep (an MLP on the embeddings).
     The paper's wide part also holds hand-made cross-product features; here the fields carry
@@ -69,7 +67,7 @@ def _cross_network(x0, num_cross_layers, version, projection_dim):
 @register_model("dcn", tags=("recommender", "ctr"), task="ctr",
                 small={**_SMALL_DEEP, "num_cross_layers": 2}, deployable=True)
 @register_model("dcn_v2", tags=("recommender", "ctr"), task="ctr", defaults={"version": 2},
-                small={**_SMALL_DEEP, "num_cross_layers": 2}, deployable=True, heavy=True)
+                small={**_SMALL_DEEP, "num_cross_layers": 2}, deployable=True)
 class DeepCrossNetwork(FunctionalModel):
     """DCN: a cross network (``version`` 1: x0 x_lᵀ w + b + x_l, :class:`CrossLayer`; 2:
     x0 ⊙ (W x_l + b) + x_l, ``keras_rs.layers.FeatureCross``, low-rank with ``projection_dim``)

@@ -1,8 +1,6 @@
 """Video classifiers over clips [B, T, H, W, C] (see docs/video.md).
 
-All thirteen are registered and deployable (TFLite built-ins, CONV_3D included). To keep the
-project's default test run in its time budget, the shared contract runs by default for c3d, tsm
-and two_stream (Conv3D, the temporal shift, a two-input-stream graph); the other ten are marked
-``heavy`` (their contract runs with ``-m slow``).
+All thirteen are registered, deployable (TFLite built-ins, CONV_3D included) and in the shared
+contract at 4 frames of 16x16.
 """
 from kerasdl.models.video import conv3d, fusion, temporal, tsm  # noqa: F401

@@ -10,6 +10,10 @@ from kerasdl.layers import ConvBNAct
 
 L = keras.layers
 
+#: The contract's small build of every video model (4 frames of 16x16, two narrow stages).
+SMALL = {"num_classes": 4, "input_shape": (4, 16, 16, 1), "filters": (4, 8)}
+TAGS = ("video", "classifier")
+
 
 def clip_input(input_shape, min_channels: int = 1) -> keras.KerasTensor:
     """``keras.Input`` for clips of ``input_shape`` = (T, H, W, C), checked."""

@@ -18,11 +18,9 @@ import numpy as np
 from kerasdl.layers.video import (FrameGather, conv3d_bn_act, inflate_kernel, non_local_block,
                                   spatial_pool)
 from kerasdl.models.base import FunctionalModel, register_model
-from kerasdl.models.video.common import classifier_head, clip_input
+from kerasdl.models.video.common import (SMALL, TAGS, classifier_head, clip_input)
 
 L = keras.layers
-SMALL = {"num_classes": 4, "input_shape": (4, 16, 16, 1), "filters": (4, 8)}
-TAGS = ("video", "classifier")
 
 
 def c3d_stages(x, filters, *, name: str = "stage", non_local_after=()):
@@ -44,8 +42,7 @@ class C3D(FunctionalModel):
         return clip, classifier_head(x, num_classes, dropout)
 
 
-@register_model("nonlocal_c3d", tags=TAGS, task="classification", small=SMALL, deployable=True,
-                heavy=True)
+@register_model("nonlocal_c3d", tags=TAGS, task="classification", small=SMALL, deployable=True)
 class NonLocalC3D(FunctionalModel):
     """``c3d`` with a non-local (space-time self-attention) block after stage ``non_local_stage``."""
 
@@ -69,8 +66,7 @@ def inception3d(x, width: int, *, name: str):
     return L.Concatenate(name=f"{name}_concat")([a, b, c])
 
 
-@register_model("i3d", tags=TAGS, task="classification", small=SMALL, deployable=True,
-                heavy=True)
+@register_model("i3d", tags=TAGS, task="classification", small=SMALL, deployable=True)
 class I3D(FunctionalModel):
     """3x3x3 stem -> per stage an inflated Inception module + spatial pooling -> logits."""
 
@@ -105,8 +101,7 @@ def inflate_from(model_3d, model_2d) -> list[str]:
 
 
 @register_model("slowfast", tags=TAGS, task="classification",
-                small={**SMALL, "filters": (8, 8), "alpha": 2}, deployable=True,
-                heavy=True)
+                small={**SMALL, "filters": (8, 8), "alpha": 2}, deployable=True)
 class SlowFast(FunctionalModel):
     """Slow (every ``alpha``-th frame) and fast (all frames, ``fast_ratio`` of the width) Conv3D
     pathways, lateral time-strided convs fast -> slow after each stage, both pooled and joined."""

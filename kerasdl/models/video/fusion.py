@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import keras
 
-from kerasdl.layers.video import FrameGather, conv3d_bn_act
+from kerasdl.layers.video import FrameGather
 from kerasdl.models.base import FunctionalModel, register_model
-from kerasdl.models.video.common import (classifier_head, clip_input, frame_features, image_tower,
-                                         stack_frames)
+from kerasdl.models.video.common import (SMALL, TAGS, classifier_head, clip_input, frame_features,
+                                         image_tower, stack_frames)
 
 L = keras.layers
-SMALL = {"num_classes": 4, "input_shape": (4, 16, 16, 1), "filters": (4, 8)}
-TAGS = ("video", "classifier")
 
 
-@register_model("single_stream", tags=TAGS, task="classification", small=SMALL, deployable=True,
-                heavy=True)
+@register_model("single_stream", tags=TAGS, task="classification", small=SMALL, deployable=True)
 class SingleStream(FunctionalModel):
     """Frames stacked on channels [H, W, T·C] -> 2-D CNN -> logits."""
 
@@ -36,9 +33,9 @@ class SingleStream(FunctionalModel):
         return clip, classifier_head(x, num_classes, dropout)
 
 
-@register_model("early_fusion", tags=TAGS, task="classification", small={**SMALL, "window": 2},
-                deployable=True,
-                heavy=True)
+@register_model("early_fusion", tags=TAGS, task="classification",
+                small={**SMALL, "window": 2, "filters": (8, 16)},
+                deployable=True)
 class EarlyFusion(FunctionalModel):
     """Conv3D over ``window`` frames -> shared per-map 2-D tower -> mean over time -> logits."""
 
@@ -56,8 +53,7 @@ class EarlyFusion(FunctionalModel):
         return clip, classifier_head(x, num_classes, dropout)
 
 
-@register_model("late_fusion", tags=TAGS, task="classification", small=SMALL, deployable=True,
-                heavy=True)
+@register_model("late_fusion", tags=TAGS, task="classification", small=SMALL, deployable=True)
 class LateFusion(FunctionalModel):
     """Shared 2-D tower on the first and the last frame -> concatenated -> dense -> logits."""
 

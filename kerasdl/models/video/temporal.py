@@ -18,16 +18,14 @@ import numpy as np
 
 from kerasdl.layers.video import FrameGather, NeXtVLAD, SegmentSampler
 from kerasdl.models.base import FunctionalModel, register_model
-from kerasdl.models.video.common import classifier_head, clip_input, frame_features, image_tower
+from kerasdl.models.video.common import (SMALL, TAGS, classifier_head, clip_input, frame_features,
+                                         image_tower)
 
 L = keras.layers
-SMALL = {"num_classes": 4, "input_shape": (4, 16, 16, 1), "filters": (4, 8)}
-TAGS = ("video", "classifier")
 
 
 @register_model("lrcn", tags=TAGS, task="classification", small={**SMALL, "units": 8},
-                deployable=True,
-                heavy=True)
+                deployable=True)
 class LRCN(FunctionalModel):
     """TimeDistributed 2-D CNN -> LSTM (unrolled: TFLite built-ins) -> logits."""
 
@@ -41,8 +39,7 @@ class LRCN(FunctionalModel):
 
 
 @register_model("tsn", tags=TAGS, task="classification",
-                small={**SMALL, "segments": 2, "snippet": 2}, deployable=True,
-                heavy=True)
+                small={**SMALL, "segments": 2, "snippet": 2}, deployable=True)
 class TSN(FunctionalModel):
     """Segment sampling -> shared 2-D network per snippet -> average consensus of logits."""
 
@@ -69,8 +66,7 @@ def relation_tuples(frames: int, scale: int, max_tuples: int) -> np.ndarray:
 
 
 @register_model("trn", tags=TAGS, task="classification",
-                small={**SMALL, "relation_units": 8, "scales": 3, "max_tuples": 3}, deployable=True,
-                heavy=True)
+                small={**SMALL, "relation_units": 8, "scales": 3, "max_tuples": 3}, deployable=True)
 class TRN(FunctionalModel):
     """Frame features -> sum over scales d of h_d(mean over d-frame tuples of g_d(tuple))."""
 
@@ -95,8 +91,7 @@ class TRN(FunctionalModel):
 
 
 @register_model("nextvlad", tags=TAGS, task="classification",
-                small={**SMALL, "clusters": 4, "groups": 2, "dense_units": 8}, deployable=True,
-                heavy=True)
+                small={**SMALL, "clusters": 8, "groups": 2, "dense_units": 16}, deployable=True)
 class NeXtVLADNet(FunctionalModel):
     """Frame features -> NeXtVLAD -> dense (ReLU) -> logits."""
 
