@@ -20,9 +20,9 @@ Pages:    (austen) a two-stage pipeline on pages composed of 8 test lines each: 
 Output:   saved_models/ocr/ (results.json, samples_<data>.png) and saved_models/crnn_<data>/ (model.keras,
           saved_model/, crnn_<data>_fp32.tflite — the network; decoding stays outside —, metadata.json).
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with six other jobs during the run.
-Last run: 2026-12-02, stopped unfinished: the shared CPU was at load ~40 (8 s per step); digits
-          reached mean CTC loss 14.37 over its first 100 steps (828 s). No CER/WER measured yet;
-          see docs/ocr_captioning.md.
+Last run: 2026-12-02, `--data digits` (800 steps, load ~2): 277 s training, held-out CER 2.38%
+          greedy / 2.34% beam, WER 10.3% / 10.1% (a word = one whole digit string). Austen
+          lines: see docs/ocr_captioning.md.
 """
 import argparse
 import sys

@@ -20,8 +20,10 @@ Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with six other helpers' jobs.
 Last run: 2026-12-02, 150 steps each, 8-way direction test accuracy (chance 12.5%), wall min
           (load 30-40 for the first two, ~8 after): c3d 70.7% (13.6), tsm 63.0% (19.6),
           single_stream 78.1% (0.4), two_stream 89.7% (0.6), lrcn 28.8% (0.9), tsn 57.1% (1.2),
-          trn 18.5% (0.8), nextvlad 19.9% (0.8); i3d, slowfast, nonlocal_c3d, early_fusion,
-          late_fusion not run yet. Real videos: c3d's direction agrees with the mean-flow
+          trn 18.5% (0.8), nextvlad 19.9% (0.8); later the same day (load ~2, `--models
+          i3d,slowfast,nonlocal_c3d,early_fusion,late_fusion --no-demo`): i3d 70.6% (2.6),
+          slowfast 87.5% (2.4), nonlocal_c3d 83.3% (1.5), early_fusion 66.2% (0.7),
+          late_fusion 18.6% (0.1). Real videos: c3d's direction agrees with the mean-flow
           direction in 2/8, 0/7, 0/8 windows (domain gap). Params/FLOPs: --complexity.
 """
 import argparse
