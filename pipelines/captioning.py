@@ -15,9 +15,10 @@ Metrics:  kerasdl.metrics.captioning on the test canvases: BLEU-1..4 (sacrebleu)
           METEOR, ROUGE-L, CIDEr-D; also the fraction of captions equal to a reference.
 Output:   saved_models/captioning/ (results.json, attention.png, model.keras).
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with six other jobs during the run.
-Last run: 2026-12-02, stopped unfinished: the shared CPU was at load ~40 (8 s per step); mean
-          token cross-entropy 0.934 over the first 100 steps (806 s). No caption metrics measured
-          yet; see docs/ocr_captioning.md.
+Last run: 2026-12-02, `--steps 400` at the end of the session (one other job running): 152 s
+          training (12,000 canvases), 1,000 test canvases: beam BLEU-1/4 0.883/0.686, METEOR
+          0.832, ROUGE-L 0.820, CIDEr-D 3.73, exact match 14.0% (greedy: BLEU-4 0.682, CIDEr-D
+          3.69, 12.7%). The template words inflate BLEU; most errors name a wrong object.
 """
 import argparse
 import sys
