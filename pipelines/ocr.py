@@ -21,8 +21,9 @@ Output:   saved_models/ocr/ (results.json, samples_<data>.png) and saved_models/
           saved_model/, crnn_<data>_fp32.tflite — the network; decoding stays outside —, metadata.json).
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with six other jobs during the run.
 Last run: 2026-12-02, `--data digits` (800 steps, load ~2): 277 s training, held-out CER 2.38%
-          greedy / 2.34% beam, WER 10.3% / 10.1% (a word = one whole digit string). Austen
-          lines: see docs/ocr_captioning.md.
+          greedy / 2.34% beam, WER 10.3% / 10.1% (a word = one whole digit string); `--data
+          austen` (1,500 steps, 879 s): held-out lines CER 0.35% / 0.33%, WER 1.99% / 1.88%,
+          pages: line recall 1.0, page CER 0.31%; fp32 TFLite parity 1.6e-5.
 """
 import argparse
 import sys
