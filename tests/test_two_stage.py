@@ -112,3 +112,138 @@ def test_roi_layers_reject_bad_shapes():
         roi.roi_align(np.zeros((1, 4, 4, 1), "float32"), np.zeros((1, 4), "float32"))
     with pytest.raises(ValueError, match="output_size"):
         roi.RoIAlign((0, 2))
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def corner_iou(a, b):
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def numpy_yolo_v1_loss(raw, truths, grid, b, l_coord=5.0, l_noobj=0.5):
+    """Redmon et al. 2016, Eq. (3), by loops over cells and predictors; truths: {(row, col):
+    (xyxy box, class)} in image-relative coordinates."""
+    total, c = 0.0, raw.shape[-1] - 5
+    for row in range(grid):
+        for col in range(grid):
+            rows = raw[(row * grid + col) * b:(row * grid + col + 1) * b]
+            p = sigmoid(rows[:, :5])
+            if (row, col) not in truths:
+                total += l_noobj * np.sum(p[:, 4] ** 2)
+                continue
+            box, cls = truths[(row, col)]
+            cx, cy = (box[0] + box[2]) / 2 * grid - col, (box[1] + box[3]) / 2 * grid - row
+            w, h = box[2] - box[0], box[3] - box[1]
+            ious = []
+            for k in range(b):
+                px, py = (col + p[k, 0]) / grid, (row + p[k, 1]) / grid
+                pw, ph = p[k, 2] ** 2, p[k, 3] ** 2
+                ious.append(corner_iou([px - pw / 2, py - ph / 2, px + pw / 2, py + ph / 2], box))
+            r = int(np.argmax(ious))
+            total += l_coord * ((cx - p[r, 0]) ** 2 + (cy - p[r, 1]) ** 2)
+            total += l_coord * ((np.sqrt(w) - p[r, 2]) ** 2 + (np.sqrt(h) - p[r, 3]) ** 2)
+            total += (ious[r] - p[r, 4]) ** 2
+            total += sum(l_noobj * p[k, 4] ** 2 for k in range(b) if k != r)
+            probs = np.exp(rows[0, 5:]) / np.exp(rows[0, 5:]).sum()
+            total += np.sum((np.eye(c)[cls] - probs) ** 2)
+    return total
+
+
+def test_yolo_v1_loss_matches_numpy_on_a_hand_example():
+    from kerasdl.detection.yolo_v1 import YOLOv1Loss, yolo_v1_targets
+
+    grid, b, c = 3, 2, 4
+    boxes = np.array([[0.05, 0.1, 0.3, 0.5], [0.4, 0.45, 0.9, 0.95]], "float32")  # cells (0,0), (2,1)
+    targets = yolo_v1_targets(grid, b, boxes, [2, 0])
+    assert targets.shape == (grid * grid * b, 5)
+    np.testing.assert_allclose(targets[0], [0.175 * 3, 0.3 * 3, 0.25, 0.4, 3], rtol=1e-6)
+    raw = np.random.default_rng(3).normal(size=(grid * grid * b, 5 + c)).astype("float32")
+    for k in range(grid * grid):  # one class distribution per cell
+        raw[k * b + 1, 5:] = raw[k * b, 5:]
+    got = float(YOLOv1Loss(reduction=None)(targets[None], raw[None])[0])
+    ref = numpy_yolo_v1_loss(raw, {(0, 0): (boxes[0], 2), (2, 1): (boxes[1], 0)}, grid, b)
+    assert got == pytest.approx(ref, rel=1e-5)
+
+
+def test_yolo_v1_decode_inverts_the_targets():
+    from kerasdl.detection.yolo_v1 import decode_yolo_v1, yolo_v1_targets
+
+    grid, b = 4, 2
+    box = np.array([[0.3, 0.5, 0.5, 0.9]], "float32")
+    t = yolo_v1_targets(grid, b, box, [1])
+    logit = lambda v: np.log(v / (1 - v))  # noqa: E731
+    raw = np.full((grid * grid * b, 7), -8.0, "float32")
+    on = np.flatnonzero(t[:, 4] > 0)
+    raw[on, :4] = logit(np.concatenate([t[on, :2], np.sqrt(t[on, 2:4])], -1))
+    raw[on, 4], raw[on, 5 + 1] = 8.0, 8.0
+    boxes, scores, classes = (np.asarray(v) for v in decode_yolo_v1(raw, grid, b))
+    best = int(np.argmax(scores))
+    np.testing.assert_allclose(boxes[best], box[0], atol=1e-5)
+    assert classes[best] == 1 and best in on
+
+
+def smooth_l1(d):
+    d = np.abs(d)
+    return np.where(d < 1, 0.5 * d * d, d - 0.5)
+
+
+def ssd_offsets(anchor, box):
+    (ax, ay), (aw, ah) = (anchor[:2] + anchor[2:]) / 2, anchor[2:] - anchor[:2]
+    (bx, by), (bw, bh) = (box[:2] + box[2:]) / 2, box[2:] - box[:2]
+    return np.array([(bx - ax) / aw / 0.1, (by - ay) / ah / 0.1, np.log(bw / aw) / 0.2,
+                     np.log(bh / ah) / 0.2])
+
+
+def test_rpn_targets_follow_faster_rcnn_rule():
+    from kerasdl.detection.two_stage import rpn_targets
+
+    gt = np.array([[0.1, 0.1, 0.5, 0.5]], "float32")
+    anchors = np.array([[0.1, 0.1, 0.5, 0.5],     # IoU 1: positive
+                        [0.1, 0.1, 0.5, 0.45],    # IoU 0.875 >= 0.7: positive
+                        [0.1, 0.1, 0.5, 0.3],     # IoU 0.5: ignored
+                        [0.6, 0.6, 0.9, 0.9]], "float32")  # IoU 0: negative
+    t = rpn_targets(anchors, gt)
+    np.testing.assert_array_equal(t[:, 4], [1, 1, -1, 0])
+    np.testing.assert_allclose(t[1, :4], ssd_offsets(anchors[1], gt[0]), atol=1e-5)
+    np.testing.assert_array_equal(t[2:, :4], 0)
+
+
+def test_two_stage_loss_matches_numpy():
+    """RPN: balanced BCE + smooth-L1 of positives; head: CE over proposals + smooth-L1 of those with
+    IoU >= 0.5 to their best box — by loops over the rows."""
+    from kerasdl.detection.two_stage import TwoStageLoss, two_stage_targets
+
+    rng = np.random.default_rng(4)
+    anchors = np.array([[0.1, 0.1, 0.5, 0.5], [0.1, 0.1, 0.5, 0.45], [0.1, 0.1, 0.5, 0.3],
+                        [0.6, 0.6, 0.9, 0.9], [0.5, 0.5, 0.95, 0.95], [0.0, 0.6, 0.3, 0.95]],
+                       "float32")
+    gt, classes, r, c = np.array([[0.1, 0.1, 0.5, 0.5], [0.55, 0.6, 0.9, 0.95]], "float32"), [2, 0], 4, 3
+    y = two_stage_targets(anchors, r, [gt], [classes])[0]
+    proposals = np.array([[0.12, 0.1, 0.5, 0.48], [0.0, 0.0, 0.2, 0.2], [0.5, 0.6, 0.9, 0.9],
+                          [0.3, 0.3, 0.6, 0.6]], "float32")
+    pred = rng.normal(size=(len(anchors) + r, 9 + c)).astype("float32")
+    pred[:len(anchors), 5:] = 0
+    pred[len(anchors):, :4] = proposals
+    got = float(TwoStageLoss(reduction=None)(y[None], pred[None])[0])
+
+    bce = lambda z, t: np.log1p(np.exp(-z)) if t else np.log1p(np.exp(z))  # noqa: E731
+    labels = y[:len(anchors), 4]
+    pos, neg = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    rpn = np.mean([bce(pred[a, 4], 1) for a in pos]) + np.mean([bce(pred[a, 4], 0) for a in neg])
+    rpn += np.mean([smooth_l1(y[a, :4] - pred[a, :4]).sum() for a in pos])
+    ce, box = [], []
+    for k, p in enumerate(proposals):
+        ious = [corner_iou(p, g) for g in gt]
+        g = int(np.argmax(ious))
+        label = classes[g] + 1 if ious[g] >= 0.5 else 0
+        logits = pred[len(anchors) + k, 8:]
+        ce.append(np.log(np.exp(logits).sum()) - logits[label])
+        if label:
+            box.append(smooth_l1(ssd_offsets(p, gt[g]) - pred[len(anchors) + k, 4:8]).sum())
+    assert len(box) == 2 and len(neg) > 0  # proposals 0 and 2 are foreground
+    assert got == pytest.approx(rpn + np.mean(ce) + np.mean(box), rel=1e-4)
