@@ -247,3 +247,26 @@ def test_two_stage_loss_matches_numpy():
             box.append(smooth_l1(ssd_offsets(p, gt[g]) - pred[len(anchors) + k, 4:8]).sum())
     assert len(box) == 2 and len(neg) > 0  # proposals 0 and 2 are foreground
     assert got == pytest.approx(rpn + np.mean(ce) + np.mean(box), rel=1e-4)
+
+
+def test_box_aware_augmentation_keeps_digits_inside_their_boxes():
+    from kerasdl.data.canvases import canvases
+    from kerasdl.detection.augment import augment_boxes
+
+    data = canvases("test", 24)
+    images, boxes, classes = augment_boxes(data.images, data.boxes, data.classes, translate=0.15,
+                                           zoom=0.2, flip=True, seed=5)
+    size = images.shape[1]
+    assert images.shape == data.images.shape and images.dtype == np.uint8
+    moved = 0
+    for image, b, c, b0 in zip(images, boxes, classes, data.boxes):
+        ys, xs = np.nonzero(image[..., 0] >= 160)  # clear ink after bilinear resampling
+        inside = np.zeros(len(ys), bool)
+        for box in b * size:  # 1-px tolerance for interpolation at the box edges
+            inside |= (xs >= box[0] - 1) & (xs < box[2] + 1) & (ys >= box[1] - 1) & (ys < box[3] + 1)
+        assert inside.all(), f"{(~inside).sum()} ink pixels outside every box"
+        assert len(b) == len(c) and np.all((b >= 0) & (b <= 1))
+        moved += len(b) == len(b0) and not np.allclose(b, b0)
+    assert moved > len(images) // 2  # the boxes did move with the images
+    with pytest.raises(ValueError, match="at least one"):
+        augment_boxes(data.images, data.boxes, data.classes, translate=0, zoom=0)
