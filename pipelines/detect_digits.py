@@ -42,27 +42,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kerasdl.io import atomic_write_json  # noqa: E402
 
-MODELS = ("ssd", "yolo_v3")
+MODELS = ("ssd", "yolo_v3", "yolo_v1", "faster_rcnn", "rfcn")
 FAST = {"train": 96, "test": 16, "epochs": 1, "batch": 16, "kwargs": {"backbone_width": 1 / 16,
                                                                       "head_channels": 8}}
+TWO_STAGE = ("faster_rcnn", "rfcn")
+# module and class of each model's loss; the two-stage models' head is sized by rpn_channels
+LOSSES = {"ssd": ("losses", "MultiBoxLoss"), "yolo_v3": ("losses", "YOLOLoss"),
+          "yolo_v1": ("yolo_v1", "YOLOv1Loss"), "faster_rcnn": ("two_stage", "TwoStageLoss"),
+          "rfcn": ("two_stage", "TwoStageLoss")}
 
 
-def build(name, fast):
+def build(name, fast, **kwargs):
+    import importlib
+
     import kerasdl
-    from kerasdl.detection.losses import MultiBoxLoss, YOLOLoss
 
-    model = kerasdl.create_model(name, **(FAST["kwargs"] if fast else {}))
-    return model, (MultiBoxLoss() if name == "ssd" else YOLOLoss())
+    fast_kwargs = dict(FAST["kwargs"])
+    if name in TWO_STAGE:
+        fast_kwargs["rpn_channels"] = fast_kwargs.pop("head_channels")
+    model = kerasdl.create_model(name, **{**(fast_kwargs if fast else {}), **kwargs})
+    module, loss = LOSSES[name]
+    return model, getattr(importlib.import_module(f"kerasdl.detection.{module}"), loss)()
 
 
-def train(name, train_set, args, out):
+def train(name, train_set, args, out, **kwargs):
     import keras
 
     from kerasdl.data.canvases import canvas_dataset
     from kerasdl.train import Trainer
 
     keras.utils.set_random_seed(0)
-    model, loss = build(name, args.fast)
+    model, loss = build(name, args.fast, **kwargs)
     targets = model.batch_targets(train_set.boxes, train_set.classes)
     steps = len(train_set) // args.batch_size
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.epochs * steps)
@@ -77,18 +87,19 @@ def train(name, train_set, args, out):
                    "final_loss": trainer.history.epochs[-1].get("loss")}
 
 
-def evaluate(model, test_set):
+def evaluate(model, test_set, num_classes=10, max_detections=20):
     from kerasdl.detection.coco import cocoeval
     from kerasdl.detection.evaluation import mean_average_precision
     from kerasdl.detection.export import detect_all, detection_module
 
-    module = detection_module(model, max_detections=20, iou_threshold=0.5, score_threshold=0.05)
+    module = detection_module(model, max_detections=max_detections, iou_threshold=0.5,
+                              score_threshold=0.05)
     images = test_set.images.astype(np.float32) / 255
     start = time.perf_counter()
     detections = detect_all(module, images)
     seconds = time.perf_counter() - start
     truths = [{"boxes": b, "classes": c} for b, c in zip(test_set.boxes, test_set.classes)]
-    coco = cocoeval(detections, truths, image_size=images.shape[1], num_classes=10)
+    coco = cocoeval(detections, truths, image_size=images.shape[1], num_classes=num_classes)
     metrics = {f"map50_{m}": round(mean_average_precision(detections, truths, 0.5, m)["map"], 4)
                for m in ("voc11", "all")}
     metrics.update(coco_map_50_95=round(coco["map"], 4), coco_ap50=round(coco["map50"], 4),
@@ -97,13 +108,12 @@ def evaluate(model, test_set):
     return module, detections, metrics
 
 
-def overlay(test_set, detections, path, title, count=12):
+def overlay(test_set, detections, path, title, count=12, cols=6):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = 6
     fig, axes = plt.subplots((count + cols - 1) // cols, cols, figsize=(2 * cols, 2.2 * ((count + cols - 1) // cols)))
     size = test_set.images.shape[1]
     for ax, image, det, gt in zip(axes.flat, test_set.images, detections, test_set.boxes):
@@ -122,13 +132,34 @@ def overlay(test_set, detections, path, title, count=12):
     plt.close(fig)
 
 
+def export_two_stage(model, name, out_dir, x):
+    """Two-stage detectors: the dynamic-batch TFLite of the raw network converts with built-ins
+    but the interpreter rejects the batched NMS loop's tensors, so the raw network is exported
+    as model.keras + SavedModel and as a batch-1 TFLite, whose parity is checked here."""
+    from kerasdl.export import check_builtin_ops, convert, parity
+    from kerasdl.export.saved_model import export_saved_model
+    from kerasdl.io import atomic_write_bytes
+
+    folder = Path(out_dir) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "model.keras")
+    export_saved_model(model, folder / "saved_model")
+    flatbuffer = convert(model, "fp32", batch_size=1)
+    check_builtin_ops(flatbuffer)
+    atomic_write_bytes(folder / "model_batch1_fp32.tflite", flatbuffer)
+    return {"modes": {"fp32": {"parity": parity(model, flatbuffer, x[:16])}}}
+
+
 def export(model, module, test_set, name, out_dir):
     from kerasdl.detection.export import convert_detector, run_tflite_detector, save_detector
     from kerasdl.export import export_model
     from kerasdl.io import atomic_write_bytes
 
     x = test_set.images[:64].astype(np.float32) / 255
-    meta = export_model(model, name, out_dir=out_dir, modes=("fp32",), test_data=x)
+    if model.hyperparameters.get("num_proposals"):
+        meta = export_two_stage(model, name, out_dir, x)
+    else:
+        meta = export_model(model, name, out_dir=out_dir, modes=("fp32",), test_data=x)
     flatbuffer = convert_detector(module)
     atomic_write_bytes(Path(out_dir) / name / "detector.tflite", flatbuffer)
     save_detector(module, Path(out_dir) / name / "detector_saved_model")
@@ -141,6 +172,21 @@ def export(model, module, test_set, name, out_dir):
         worst = max(worst, float(np.abs(got["boxes"][:n] - ref["boxes"][:n]).max(initial=0)))
     return {"raw_fp32_max_abs_error": meta["modes"]["fp32"]["parity"]["max_abs_error"],
             "detector_tflite_bytes": len(flatbuffer), "detector_box_max_abs_error": worst}
+
+
+def augmented(data, copies, flip=False):
+    """``data`` plus ``copies`` box-aware augmented copies (seeds 0..copies−1)."""
+    from kerasdl.data.canvases import Canvases
+    from kerasdl.detection.augment import augment_boxes
+
+    images, boxes, classes = [data.images], list(data.boxes), list(data.classes)
+    for seed in range(copies):
+        more = augment_boxes(data.images, data.boxes, data.classes, flip=flip, seed=seed)
+        images.append(more[0])
+        boxes += more[1]
+        classes += more[2]
+    maps = np.zeros((0, *data.images.shape[1:3]), np.uint8) if copies else data.instance_maps
+    return Canvases(np.concatenate(images), boxes, classes, maps)
 
 
 def main(argv=None):
@@ -157,6 +203,9 @@ def main(argv=None):
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoints")
     parser.add_argument("--out-dir", default="saved_models")
     parser.add_argument("--docs-dir", default=None, help="also write the overlay PNGs here")
+    parser.add_argument("--augment", type=int, default=0, metavar="K",
+                        help="add K box-aware augmented copies of the train canvases "
+                             "(kerasdl.detection.augment: translation 0.1, zoom 0.15, no flip)")
     args = parser.parse_args(argv)
     names = choose(parser, "--models", args.models, MODELS)
     if args.fast:
@@ -165,7 +214,7 @@ def main(argv=None):
 
     from kerasdl.data.canvases import canvases
 
-    train_set = canvases("train", args.train_canvases)
+    train_set = augmented(canvases("train", args.train_canvases), args.augment)
     test_set = canvases("test", args.test_canvases)
     results = {}
     for name in names:

@@ -92,7 +92,7 @@ class FasterRCNN(TwoStageDetector):
 
 
 @register_model("rfcn", tags=("vision", "detection", "two_stage"), task="detection_two_stage",
-                deployable=False, small={**SMALL, "group_size": 2})
+                deployable=False, heavy=True, small={**SMALL, "group_size": 2})
 class RFCN(TwoStageDetector):
     """Packed output ``[B, A + R, 9 + C]``; the head is position-sensitive (no per-RoI layers)."""
 
