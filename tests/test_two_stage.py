@@ -270,3 +270,75 @@ def test_box_aware_augmentation_keeps_digits_inside_their_boxes():
     assert moved > len(images) // 2  # the boxes did move with the images
     with pytest.raises(ValueError, match="at least one"):
         augment_boxes(data.images, data.boxes, data.classes, translate=0, zoom=0)
+
+
+def numpy_nms(boxes, scores, threshold):
+    order, keep = list(np.argsort(-scores, kind="stable")), []
+    while order:
+        i = order.pop(0)
+        keep.append(i)
+        order = [j for j in order if corner_iou(boxes[i], boxes[j]) <= threshold]
+    return keep
+
+
+def test_region_proposals_are_decoded_anchors_after_nms():
+    from kerasdl.detection.anchors import decode_offsets, multibox_anchors
+    from kerasdl.detection.two_stage import RegionProposals
+
+    layer = RegionProposals((4, 4), (0.3, 0.5), (1.0, 0.5), num_proposals=6, iou_threshold=0.5)
+    rng = np.random.default_rng(6)
+    raw = rng.normal(0, 0.5, (2, 48, 5)).astype("float32")
+    got = np.asarray(layer(raw))
+    anchors = multibox_anchors((4, 4), (0.3, 0.5), (1.0, 0.5))
+    for b in range(2):
+        boxes = np.clip(np.asarray(decode_offsets(anchors, raw[b, :, :4])), 0, 1)
+        keep = numpy_nms(boxes, raw[b, :, 4], 0.5)[:6]
+        np.testing.assert_allclose(got[b, :len(keep)], boxes[keep], atol=1e-5)
+    with pytest.raises(ValueError, match="num_proposals"):
+        RegionProposals((2, 2), (0.3,), (1.0,), num_proposals=5)
+
+
+@pytest.mark.parametrize("name", ["faster_rcnn", "yolo_v1",
+                                  pytest.param("rfcn", marks=pytest.mark.slow)])
+def test_detector_tflite_with_nms_inside_matches_tf(name):
+    """Batch-1 TFLite of the raw network (parity <= 1e-4) and the NMS-inside detector, built-ins
+    only, equal to the TF graph (two-stage: the dynamic-batch flatbuffer converts, but the
+    interpreter rejects the batched NMS loop, see docs/detection.md)."""
+    from contract import small_model
+    from kerasdl.detection.export import convert_detector, detection_module, run_tflite_detector
+    from kerasdl.export import check_builtin_ops, convert, parity
+
+    model = small_model(name)
+    x = np.random.default_rng(7).random((4, *model.inputs[0].shape[1:]), dtype=np.float32)
+    if name != "yolo_v1":  # yolo_v1's raw network is in the contract (dynamic batch)
+        raw = convert(model, "fp32", batch_size=1)
+        assert "WHILE" in check_builtin_ops(raw)
+        assert parity(model, raw, x)["max_abs_error"] <= 1e-4
+    module = detection_module(model, max_detections=8, score_threshold=0.0)
+    flatbuffer = convert_detector(module)
+    assert "NON_MAX_SUPPRESSION_V5" in check_builtin_ops(flatbuffer)
+    ref = {k: v.numpy() for k, v in module.detect(x[:1]).items()}
+    got = run_tflite_detector(flatbuffer, x[:1])
+    assert int(got["num_detections"]) == int(ref["num_detections"]) > 0
+    np.testing.assert_allclose(got["boxes"], ref["boxes"], atol=1e-4)
+    np.testing.assert_allclose(got["scores"], ref["scores"], atol=1e-4)
+    np.testing.assert_array_equal(got["classes"], ref["classes"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, args, folders", [
+    ("detect_digits.py", ["--models", "faster_rcnn,yolo_v1", "--augment", "1"],
+     ["detect_digits_faster_rcnn", "detect_digits_yolo_v1"]),
+    ("detect_nuclei.py", [], ["detect_nuclei_faster_rcnn"])])
+def test_two_stage_pipelines_fast(tmp_path, script, args, folders):
+    import json
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, f"pipelines/{script}", "--fast", "--out-dir", str(tmp_path),
+                    *args], check=True, timeout=1200)
+    for name in folders:
+        metrics = json.loads((tmp_path / name / "metrics.json").read_text())
+        assert 0 <= metrics["map50_voc11"] <= 1 and 0 <= metrics["coco_map_50_95"] <= 1
+        assert metrics["raw_fp32_max_abs_error"] <= 1e-4
+        assert metrics["detector_box_max_abs_error"] <= 1e-4
