@@ -216,21 +216,26 @@ def main(argv=None):
 
     train_set = augmented(canvases("train", args.train_canvases), args.augment)
     test_set = canvases("test", args.test_canvases)
-    results = {}
-    for name in names:
-        out = Path(args.out_dir) / f"detect_digits_{name}"
-        model, info = train(name, train_set, args, out)
-        module, detections, metrics = evaluate(model, test_set)
-        info.update(metrics)
-        info.update(export(model, module, test_set, out.name, args.out_dir))
-        for folder in [out] + ([Path(args.docs_dir)] if args.docs_dir else []):
-            folder.mkdir(parents=True, exist_ok=True)
-            overlay(test_set, detections, folder / f"detect_digits_{name}.png", name)
-        info.update(epochs=args.epochs, train_canvases=len(train_set), test_canvases=len(test_set))
-        atomic_write_json(out / "metrics.json", info)
-        results[name] = info
-        print(name, info, flush=True)
-    return results
+    return {name: run(name, train_set, test_set, args, "detect_digits",
+                      train_canvases=len(train_set), test_canvases=len(test_set))
+            for name in names}
+
+
+def run(name, train_set, test_set, args, prefix, num_classes=10, max_detections=20,
+        title=None, panels=(12, 6), model_kwargs=None, **facts):
+    """Train, evaluate, export and draw ``name``; write and return its metrics.json."""
+    out = Path(args.out_dir) / f"{prefix}_{name}"
+    model, info = train(name, train_set, args, out, **(model_kwargs or {}))
+    module, detections, metrics = evaluate(model, test_set, num_classes, max_detections)
+    info.update(metrics)
+    info.update(export(model, module, test_set, out.name, args.out_dir))
+    for folder in [out] + ([Path(args.docs_dir)] if args.docs_dir else []):
+        folder.mkdir(parents=True, exist_ok=True)
+        overlay(test_set, detections, folder / f"{prefix}_{name}.png", title or name, *panels)
+    info.update(epochs=args.epochs, **facts)
+    atomic_write_json(out / "metrics.json", info)
+    print(name, info, flush=True)
+    return info
 
 
 if __name__ == "__main__":

@@ -30,8 +30,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kerasdl.io import atomic_write_json  # noqa: E402
-
 MODELS = ("faster_rcnn", "rfcn")
 TILE, MIN_SIDE = 128, 3
 KWARGS = {"input_shape": (TILE, TILE, 1), "num_classes": 1, "sizes": (0.06, 0.1, 0.16),
@@ -93,25 +91,11 @@ def main(argv=None):
 
     train_set = train_crops(args.train_crops)
     test_set = boxed(*nuclei("test").tiles(TILE))
-    results = {}
-    for name in names:
-        out = Path(args.out_dir) / f"detect_nuclei_{name}"
-        model, info = detect_digits.train(name, train_set, args, out, **KWARGS)
-        module, detections, metrics = detect_digits.evaluate(model, test_set, num_classes=1,
-                                                             max_detections=100)
-        info.update(metrics)
-        info.update(detect_digits.export(model, module, test_set, out.name, args.out_dir))
-        for folder in [out] + ([Path(args.docs_dir)] if args.docs_dir else []):
-            folder.mkdir(parents=True, exist_ok=True)
-            detect_digits.overlay(test_set, detections, folder / f"detect_nuclei_{name}.png",
-                                  f"{name} on held-out nuclei tiles", count=4, cols=4)
-        info.update(epochs=args.epochs, train_crops=len(train_set), test_tiles=len(test_set),
-                    test_nuclei=int(sum(len(b) for b in test_set.boxes)))
-        atomic_write_json(out / "metrics.json", info)
-        results[name] = info
-        print(name, info, flush=True)
-    return results
-
+    return {name: detect_digits.run(
+        name, train_set, test_set, args, "detect_nuclei", num_classes=1, max_detections=100,
+        title=f"{name} on held-out nuclei tiles", panels=(4, 4), model_kwargs=KWARGS,
+        train_crops=len(train_set), test_tiles=len(test_set),
+        test_nuclei=int(sum(len(b) for b in test_set.boxes))) for name in names}
 
 if __name__ == "__main__":
     main()

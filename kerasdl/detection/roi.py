@@ -134,6 +134,10 @@ class _RoILayer(keras.layers.Layer):
         self.output_size = _pair(output_size)
         self.sampling_ratio = int(sampling_ratio)
 
+    def compute_output_shape(self, shapes):
+        (b, _, _, c), (_, r, _) = shapes
+        return (b, r, *self.output_size, c)
+
     def get_config(self):
         return {**super().get_config(), "output_size": self.output_size,
                 "sampling_ratio": self.sampling_ratio}
@@ -147,10 +151,6 @@ class RoIAlign(_RoILayer):
         features, boxes = inputs
         return roi_align(features, ops.stop_gradient(boxes), self.output_size, self.sampling_ratio)
 
-    def compute_output_shape(self, shapes):
-        (b, _, _, c), (_, r, _) = shapes
-        return (b, r, *self.output_size, c)
-
 
 @keras.saving.register_keras_serializable(package="kerasdl")
 class RoIMaxPool(_RoILayer):
@@ -159,10 +159,6 @@ class RoIMaxPool(_RoILayer):
     def call(self, inputs):
         features, boxes = inputs
         return roi_max_pool(features, ops.stop_gradient(boxes), self.output_size)
-
-    def compute_output_shape(self, shapes):
-        (b, _, _, c), (_, r, _) = shapes
-        return (b, r, *self.output_size, c)
 
 
 @keras.saving.register_keras_serializable(package="kerasdl")
