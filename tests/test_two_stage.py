@@ -298,7 +298,7 @@ def test_region_proposals_are_decoded_anchors_after_nms():
         RegionProposals((2, 2), (0.3,), (1.0,), num_proposals=5)
 
 
-@pytest.mark.parametrize("name", ["faster_rcnn", "yolo_v1",
+@pytest.mark.parametrize("name", ["yolo_v1", pytest.param("faster_rcnn", marks=pytest.mark.slow),
                                   pytest.param("rfcn", marks=pytest.mark.slow)])
 def test_detector_tflite_with_nms_inside_matches_tf(name):
     """Batch-1 TFLite of the raw network (parity <= 1e-4) and the NMS-inside detector, built-ins

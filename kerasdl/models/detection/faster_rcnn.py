@@ -65,7 +65,7 @@ class TwoStageDetector(FunctionalModel):
 
 
 @register_model("faster_rcnn", tags=("vision", "detection", "two_stage"), task="detection_two_stage",
-                deployable=False, small=SMALL)
+                deployable=False, heavy=True, small=SMALL)
 class FasterRCNN(TwoStageDetector):
     """Packed output ``[B, A + R, 9 + C]`` (``kerasdl.detection.two_stage``)."""
 
