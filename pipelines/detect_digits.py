@@ -34,6 +34,8 @@ Last run: 2026-12-02, `--models ssd --epochs 12` and `--models yolo_v3 --epochs 
           `--models faster_rcnn --epochs 5 --train-canvases 3000 --test-canvases 500` at load
           5-8: trained 1,335 s (1.7-2.9 s/step), mAP@0.5 0.579 / 0.582, COCO 0.318, AP50 0.581
           (loss still falling 4.93 → 2.34); batch-1 TFLite parity 1.5e-5, detector boxes 2.1e-7.
+          `--models yolo_v1 --epochs 5 --train-canvases 3000 --test-canvases 500 --augment 1`
+          at load 9: trained 1,215 s, mAP@0.5 0.616 / 0.633, COCO 0.295, AP50 0.632.
 Output:   saved_models/detect_digits_<model>/: metrics.json, logs/, the export files;
           docs/detect_digits_<model>.png (with --docs-dir) overlay of test predictions.
 """
