@@ -258,6 +258,22 @@ def _detection_loss(kind):
     return make
 
 
+def _detection_loss_from(module, kind):
+    def make():
+        import importlib
+
+        return getattr(importlib.import_module(f"kerasdl.detection.{module}"), kind)()
+    return make
+
+
+def two_stage_batch(model, rng, batch=16):
+    """detection_batch for outputs wider than 5 + C (the packed two-stage layout)."""
+    class Widths:  # what detection_batch reads: the output width 5 + C
+        outputs = [keras.KerasTensor((None, 1, 5 + model.hyperparameters["num_classes"]))]
+        inputs, batch_targets = model.inputs, model.batch_targets
+    return detection_batch(Widths, rng, batch)
+
+
 def keypoint_batch(model, rng, batch=16):
     """Structured images -> heatmap targets of the output's shape: a Gaussian bump per channel
     at a position fixed for the batch (learnable from any input), 0 elsewhere."""
@@ -326,6 +342,11 @@ TASKS = {
     "keypoints": {"batch": keypoint_batch, "loss": keras.losses.MeanSquaredError},
     # semantic segmentation: images -> per-pixel logits [B, H, W, C]; y [B, H, W] int labels
     "segmentation": {"batch": segmentation_batch, "loss": _sparse_ce},
+    # YOLO v1 grid rows [B, S·S·2, 5 + C] vs its own targets
+    "detection_yolo_v1": {"batch": detection_batch, "loss": _detection_loss_from("yolo_v1", "YOLOv1Loss")},
+    # two-stage detectors (Faster R-CNN, R-FCN): packed [B, A + R, 9 + C] vs their own targets
+    "detection_two_stage": {"batch": two_stage_batch,
+                            "loss": _detection_loss_from("two_stage", "TwoStageLoss")},
 }
 
 
