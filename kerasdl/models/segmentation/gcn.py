@@ -38,7 +38,8 @@ def boundary_refinement(x, *, name: str):
 
 @register_model("gcn_large_kernel", tags=(*TAGS, "gcn_large_kernel"), **TASK,
                 small={"num_classes": 3, "input_shape": SMALL_INPUT, "kernel_size": 3, "backbone": "resnet18",
-                       "backbone_kwargs": SMALL_BACKBONE})
+                       "backbone_kwargs": SMALL_BACKBONE},
+                heavy=True)  # contract with -m slow (ResNet-encoder XLA compile, as FCN/DeepLab)
 class LargeKernelGCN(FunctionalModel):
     """GCN segmenter over ``backbone``'s stride-32/16/8/4 maps with ``kernel_size`` k (the paper's
     best: 15 at 512 px). Score maps have ``num_classes`` channels throughout, as in the paper; the

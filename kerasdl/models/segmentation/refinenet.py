@@ -77,7 +77,8 @@ def refine_block(paths, filters: int, *, name: str, pool_stages: int = 2):
 
 @register_model("refinenet", tags=(*TAGS, "refinenet"), **TASK,
                 small={"num_classes": 3, "input_shape": SMALL_INPUT, "filters": 8, "backbone": "resnet18",
-                       "backbone_kwargs": SMALL_BACKBONE, "pool_stages": 1})
+                       "backbone_kwargs": SMALL_BACKBONE, "pool_stages": 1},
+                heavy=True)  # contract with -m slow (ResNet-encoder XLA compile, as FCN/DeepLab)
 class RefineNet(FunctionalModel):
     """4-cascaded RefineNet over ``backbone``'s stride-32/16/8/4 maps (see the module docstring);
     ``filters``: width of RefineNet-3/2/1 (RefineNet-4 uses twice that); ``pool_stages``: chained
