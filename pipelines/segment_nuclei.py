@@ -1,9 +1,13 @@
 #!/usr/bin/env python
 """Semantic segmentation of real nuclei: U-Net and DeepLab v3+ (main budget), FCN-32s/16s/8s,
-SegNet, PSPNet, DeepLab v1/v2/v3 (short budget), compared on held-out tiles.
+SegNet, PSPNet, DeepLab v1/v2/v3, RefineNet, GCN large-kernel (short budget), compared on
+held-out tiles; optional dense-CRF refinement of the best model (--compare).
 
 Command:  python pipelines/segment_nuclei.py                 (all models, see STEPS)
           python pipelines/segment_nuclei.py --models unet,deeplab_v3plus --steps 800
+          python pipelines/segment_nuclei.py --compare [--reuse]   (comparison table: every model
+              COMPARE_STEPS steps, then the dense CRF on the best; --reuse loads the models an
+              earlier run saved under saved_models/segment_nuclei/models/)
           python pipelines/segment_nuclei.py --fast --out-dir /tmp/x   (CI smoke run)
 Data:     StarDist's 512x512 fluorescence image with 125 labelled nuclei (PyPI stardist 0.9.2,
           kerasdl.data.nuclei). Spatial split: columns < 384 train, >= 384 test (disjoint).
