@@ -28,7 +28,8 @@ Last run: 2026-12-02, `python pipelines/segment_nuclei.py --models unet,deeplab_
           docs/segmentation.md lists what was measured.
           2026-12-02 `--compare` (40 steps each, load 7-9, 44 min wall -- over the ~20 min budget
           on this shared CPU): held-out fg IoU gcn_large_kernel 0.641 (+ dense CRF
-          0.686), fcn8s 0.619, fcn16s 0.590, deeplab_v1 0.576, deeplab_v2 0.479, deeplab_v3 0.472, refinenet 0.471, fcn32s 0.364,
+          0.686), fcn8s 0.619, fcn16s 0.590, deeplab_v1 0.576, deeplab_v2 0.479, deeplab_v3
+          0.472, refinenet 0.471, fcn32s 0.364,
           segnet 0.351, pspnet 0.297, unet 0.222, deeplab_v3plus 0.174 (40 steps is too short for
           U-Net / DeepLab v3+, which reach 0.90 / 0.87 at 150). Table: docs/segmentation.md.
 Output:   saved_models/segment_nuclei/: results.json, results.md, overlay.png.
