@@ -1,2 +1,2 @@
 """Semantic segmentation networks: images [B, H, W, C] -> per-pixel logits [B, H, W, classes]."""
-from kerasdl.models.segmentation import deeplab, fcn, pspnet, unet  # noqa: F401
+from kerasdl.models.segmentation import deeplab, fcn, gcn, pspnet, refinenet, unet  # noqa: F401

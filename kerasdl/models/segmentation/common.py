@@ -41,11 +41,33 @@ def logits_head(x, num_classes: int, name: str = "logits"):
     return keras.layers.Conv2D(num_classes, 1, dtype="float32", name=name)(x)
 
 
+@keras.saving.register_keras_serializable(package="kerasdl")
+class Resize(keras.layers.Layer):
+    """``keras.ops.image.resize`` of a feature map to ``size`` = (H, W) (TFLite RESIZE_BILINEAR,
+    half-pixel centres). Not ``keras.layers.Resizing``: as a preprocessing layer it drops the
+    call's training flag (Keras 3.15), so a model called without ``training=`` (eager calls, the
+    SavedModel/TFLite trace) ran every BatchNorm after it on batch statistics — the TFLite parity
+    errors of 2.4 that PSPNet and DeepLab v3+ had (tests/test_segmentation_models.py)."""
+
+    def __init__(self, size, interpolation: str = "bilinear", **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.interpolation = tuple(int(s) for s in size), interpolation
+
+    def call(self, x):
+        return keras.ops.image.resize(x, self.size, interpolation=self.interpolation)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.size, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "interpolation": self.interpolation}
+
+
 def resize_to(x, size, name: str, interpolation: str = "bilinear"):
-    """Resize a map to ``size`` = (H, W) (``keras.layers.Resizing``; TFLite RESIZE_BILINEAR)."""
+    """Resize a map to ``size`` = (H, W) with :class:`Resize`."""
     if tuple(x.shape[1:3]) == tuple(size):
         return x
-    return keras.layers.Resizing(*size, interpolation=interpolation, name=name)(x)
+    return Resize(size, interpolation, name=name)(x)
 
 
 def conv_block(x, filters: int, convs: int = 2, *, name: str, dilation_rate: int = 1):

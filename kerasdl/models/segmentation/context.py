@@ -32,8 +32,7 @@ def aspp(x, filters: int, rates, *, image_pooling: bool = True, name: str = "asp
     if image_pooling:
         pooled = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_image_pool")(x)
         pooled = conv_bn_act(pooled, filters, 1, name=f"{name}_image")
-        # broadcast back by nearest upsampling: a bilinear resize of the 1x1 map is the same
-        # constant in Keras, but TFLite's RESIZE_BILINEAR from 1x1 gave different values here
+        # broadcast back (nearest upsampling of the 1x1 map: the same constant as a bilinear one)
         branches.append(keras.layers.UpSampling2D(tuple(x.shape[1:3]), name=f"{name}_image_up")(pooled))
     x = keras.layers.Concatenate(name=f"{name}_concat")(branches)
     return conv_bn_act(x, filters, 1, name=f"{name}_project")
