@@ -17,10 +17,6 @@ def test_keyword_spotting_pipeline_fast(tmp_path):
     summary = json.loads((tmp_path / "keyword_spotting_fast" / "results.json").read_text())
     assert summary["best"] == "kws_cnn"
     assert summary["int8"]["fp32_max_abs_error"] <= 1e-4
-    # the int8 parity on the clean voices scores the same Keras predictions as the test report
-    assert summary["int8"]["clean_keras_accuracy"] == pytest.approx(
-        summary["models"]["kws_cnn"]["test_clean"]["accuracy"])
-    assert 0 <= summary["int8"]["clean_top1_agreement"] <= 1
     assert set(summary["models"]["kws_cnn"]["test_clean"]["per_voice"]) == {
         "flite:slt", "espeak:en-gb-scotland+m4"}
     assert (tmp_path / "keyword_spotting_kws_cnn_fast" / "keyword_spotting_kws_cnn_fast_int8.tflite").exists()
