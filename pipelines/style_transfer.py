@@ -184,6 +184,8 @@ def main(argv=None):
     if args.keras_vgg19:
         extractor, preprocess, content_layers, style_layers = keras_vgg19()
     elif args.extractor:
+        import kerasdl.models  # noqa: F401  (registers the VGG class that load_model needs)
+
         extractor = resize_extractor(keras.models.load_model(args.extractor))
         preprocess, content_layers, style_layers = None, CONTENT_LAYERS, STYLE_LAYERS
     else:
