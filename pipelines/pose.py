@@ -20,7 +20,13 @@ Metric:   PCK@0.2 (error <= 0.2 x torso diameter, left shoulder to right hip, as
 Output:   saved_models/pose/{results.json, stacked_hourglass.keras, hourglass_paf.keras},
           pose.png (held-out predictions), quokka_keypoints.png.
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with six other jobs.
-Last run: see docs/applied_vision.md (numbers from results.json).
+Last run: 2026-12-02, `python pipelines/pose.py --steps 200 --docs-dir docs` (200 steps instead
+          of 800 to fit ~12 min per model on the shared CPU), 13.4 min wall, load average 5-9 on
+          2 cores (other helpers' tests and benchmarks). Stacked hourglass: 346 s training,
+          PCK@0.2 4.4% (argmax; PCK@0.1 1.1%, soft-argmax 2.2-2.5%). Hourglass + PAF: 294 s,
+          grouped PCK@0.2 0.0% (0.018 people found per image). Both UNDER-TRAINED: at 200 steps
+          the heatmaps are still near-flat (argmax lands on image borders, docs/pose.png); the
+          800-step default was not run. Details: docs/applied_vision.md.
 """
 import argparse
 import json

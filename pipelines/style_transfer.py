@@ -22,7 +22,12 @@ Transfer: pixels initialised at the content image, Adam 0.02, TRANSFER_STEPS ste
           [0, 1]; content layer block4_conv2, style layers block{1..5}_conv1 (post-ReLU).
 Output:   saved_models/style_transfer/{extractor.keras, results.json, style_transfer.png}.
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with six other jobs.
-Last run: see docs/applied_vision.md (numbers from results.json).
+Last run: 2026-12-02, `python pipelines/style_transfer.py --docs-png docs/style_transfer.png`,
+          73.8 min wall under nice 19 at load average 3.5-10 (2 cores, other helpers' jobs;
+          13.4 CPU-min). Extractor (400 steps, 3,953 s): held-out rotation accuracy 8.3% —
+          BELOW chance (25%), a systematic confusion not explained yet. Transfer, 200 steps:
+          weighted total loss 1,569 -> 3.5 (astronaut x coffee) and 6,653 -> 18.2 (chelsea x
+          flower); style loss /540 and /370. Details: docs/applied_vision.md.
 """
 import argparse
 import json
@@ -179,6 +184,8 @@ def main(argv=None):
     if args.keras_vgg19:
         extractor, preprocess, content_layers, style_layers = keras_vgg19()
     elif args.extractor:
+        import kerasdl.models  # noqa: F401  (registers the VGG class that load_model needs)
+
         extractor = resize_extractor(keras.models.load_model(args.extractor))
         preprocess, content_layers, style_layers = None, CONTENT_LAYERS, STYLE_LAYERS
     else:
