@@ -145,7 +145,7 @@ def tflite_row(task, mode, runs):
         one, two = (latency(blob, threads, runs, sample=task.x_test[:1]) for threads in (1, 2))
     except Exception as err:  # converts but cannot run (missing kernel)
         return {"variant": f"TFLite {mode}", "bytes": size_bytes(blob),
-                "error": f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:200]}"}
+                "error": f"{type(err).__name__}: {str(err).strip().splitlines()[-1][:60]}"}
     return {"variant": f"TFLite {mode}", "bytes": size_bytes(blob),
             "ms_1_thread": one["median_ms"], "ms_default": two["median_ms"],
             "score": task.score(outputs)}

@@ -31,7 +31,8 @@ def kerasdl_side(build, train, test, args) -> dict:
     schedule = keras.optimizers.schedules.CosineDecay(2e-3, args.epochs * steps, alpha=0.01)
     start = time.perf_counter()
     trainer = Trainer(build, classification_loss(0.1), keras.optimizers.AdamW(schedule, weight_decay=1e-4),
-                      ["accuracy"], steps_per_execution=8, verbose=2)
+                      [keras.metrics.SparseCategoricalAccuracy(name="accuracy")], steps_per_execution=8,
+                      verbose=2)
     test_data = from_arrays(x_test, y_test, 1000, training=False)
     curve = []
     for epoch in range(1, args.epochs + 1):

@@ -62,3 +62,13 @@ def test_inference_table_has_every_export_and_ratios(tmp_path):
     assert ratios["int8_size_vs_fp32"] == pytest.approx(
         rows["TFLite int8"]["bytes"] / rows["TFLite fp32"]["bytes"])
     assert rows["TFLite fp32"]["score"] == pytest.approx(rows["Keras"]["score"], abs=0.5)
+
+
+def test_time_to_accuracy_reports_each_side_curve(tmp_path):
+    result = run_benchmark("time_to_accuracy.py", tmp_path, "--train-examples", "2000",
+                           "--target", "0.5", "--epochs", "1", "--keras-epochs", "1")
+    for row in result["rows"]:
+        (seconds, accuracy), = row["curve"]
+        assert seconds > 0 and 0 <= accuracy <= 1
+        reached = accuracy >= 0.5
+        assert (row["seconds_to_target"] is not None) == reached
