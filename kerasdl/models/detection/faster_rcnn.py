@@ -28,7 +28,15 @@ from kerasdl.models.vision.convnet import image_input
 
 SIZES = (0.2, 0.35, 0.55)
 RATIOS = (0.7, 0.45)  # width / height: digits and cells
-SMALL_INIT = keras.initializers.RandomNormal(stddev=1e-3)  # box regressors start near 0 offsets
+
+
+def small_init():
+    """Box regressors start near 0 offsets. A fresh initializer per layer, made at build time: a
+    module-level one drew its seed from Python's RNG at import, which (imports being lazy) shifted
+    the initial weights of every model built after ``keras.utils.set_random_seed``."""
+    return keras.initializers.RandomNormal(stddev=1e-3)
+
+
 SMALL = {"input_shape": (32, 32, 1), "num_classes": 3, "backbone_width": 1 / 16,
          "rpn_channels": 8, "num_proposals": 8}
 
@@ -85,7 +93,7 @@ class FasterRCNN(TwoStageDetector):
         x = keras.layers.Reshape((num_proposals, -1), name="roi_flatten")(x)
         for i in range(2):
             x = keras.layers.Dense(head_units, activation="relu", name=f"head_fc{i}")(x)
-        offsets = keras.layers.Dense(4, name="head_offsets", kernel_initializer=SMALL_INIT)(x)
+        offsets = keras.layers.Dense(4, name="head_offsets", kernel_initializer=small_init())(x)
         logits = keras.layers.Dense(num_classes + 1, name="head_classes")(x)
         head = keras.layers.Concatenate(name="head")([proposals, offsets, logits])
         return inputs, PackTwoStage(name="predictions", dtype="float32")([raw, head])
@@ -106,7 +114,7 @@ class RFCN(TwoStageDetector):
         k2 = group_size * group_size
         x = conv_bn_act(features, rpn_channels, 3, name="psroi_hidden")
         scores = keras.layers.Conv2D(k2 * (num_classes + 1), 1, name="ps_scores")(x)
-        boxes = keras.layers.Conv2D(k2 * 4, 1, name="ps_boxes", kernel_initializer=SMALL_INIT)(x)
+        boxes = keras.layers.Conv2D(k2 * 4, 1, name="ps_boxes", kernel_initializer=small_init())(x)
         votes = []
         for name, maps, width in (("classes", scores, num_classes + 1), ("offsets", boxes, 4)):
             pooled = PSRoIAlign(group_size, name=f"psroi_{name}")([maps, proposals])
