@@ -16,8 +16,9 @@ Recipe:   digits_ctc (log-mel 30 ms / 20 ms hop / 40 bins -> conv x2 -> BiGRU-64
 Output:   saved_models/spoken_digits_ctc/ (results.json: digit error rate and string accuracy per
           held-out voice; model.keras; fp32 TFLite, checked built-in-only with logit parity).
 Hardware: 2-core AMD EPYC, no GPU, shared with six other training jobs.
-Last run: not yet run to the end: at load average ~40 (2 cores, 17 jobs) an epoch did not
-          finish in the session (see docs/audio.md); its epoch time is not measured yet.
+Last run: 2026-12-02 09:19, `nice -n 10` (load ~2-4), 12 epochs, 4.3 min training / 5.1 min wall:
+          held-out voices digit error rate 5.8% clean / 7.5% noisy, string accuracy 88.9% / 86.2%
+          (flite slt 45% DER, the rest 0-19%); fp32 TFLite built-ins only, logit error 1.5e-5.
 """
 import argparse
 import sys
