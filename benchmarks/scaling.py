@@ -10,6 +10,7 @@ every point runs the same kernels; steps_per_execution 4; the best of ``--repeat
     python benchmarks/scaling.py [--plot benchmarks/scaling.png]
 """
 import argparse
+import io
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from common import LOSS, ModelSpec, best_interleaved, machine, markdown_table, s
 import kerasdl
 from kerasdl.analysis import analyze
 from kerasdl.data.pipelines import from_arrays
+from kerasdl.io import atomic_write_bytes
 from kerasdl.train import Trainer
 
 
@@ -63,9 +65,6 @@ def plot(results, path):
     axes[0].legend(fontsize=8)
     fig.suptitle("Trainer step time vs batch, resolution and depth (ResNet CIFAR form)")
     fig.tight_layout()
-    from kerasdl.io import atomic_write_bytes
-    import io
-
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     atomic_write_bytes(path, buffer.getvalue())
