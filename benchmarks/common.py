@@ -2,6 +2,7 @@
 markdown tables, the machine line, and best-of-N interleaved timing."""
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import sys
@@ -87,6 +88,20 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds = time.perf_counter() - self.start
+
+
+def trainer_rate(trainer, data, batch: int, steps: int, warmup_steps: int):
+    """A function returning examples/s of ``steps`` more Trainer steps on ``data`` (each call
+    resumes for one more epoch and times only its steps); the first ``warmup_steps`` — the
+    policy trial, tracing — run here, untimed."""
+    trainer.fit(data, epochs=1, steps_per_epoch=warmup_steps)
+    epochs = itertools.count(2)
+
+    def rate():
+        trainer.fit(data, epochs=next(epochs), steps_per_epoch=steps, resume=True)
+        return steps * batch / trainer.epoch_seconds[-1]
+
+    return rate
 
 
 def best_interleaved(runners: dict, repeats: int) -> dict:

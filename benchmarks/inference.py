@@ -28,6 +28,7 @@ import kerasdl
 import kerasdl.models  # noqa: F401  (registers every model class for load_model)
 from kerasdl.export import MODES, TFLiteRunner, convert, export_saved_model, latency, size_bytes
 from kerasdl.export.bench import time_calls
+from kerasdl.export.saved_model import serve
 from kerasdl.train import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
@@ -83,7 +84,7 @@ def lstm_task(name, steps, model=None):
 def ssd_task(name, steps, model=None, test=300):
     from kerasdl.data.canvases import canvas_dataset, canvases
     from kerasdl.detection.evaluation import mean_average_precision
-    from kerasdl.detection.nms import padded_nms
+    from kerasdl.detection.export import detection_module, valid_detections
 
     test_set = canvases("test", test, seed=1)
     if model is None:
@@ -92,17 +93,12 @@ def ssd_task(name, steps, model=None, test=300):
         _train(model, canvas_dataset(train_set, model.batch_targets, 32, training=True), steps)
     truths = [{"boxes": b, "classes": c} for b, c in zip(test_set.boxes, test_set.classes)]
 
-    @tf.function
-    def detect(raw):
-        boxes, scores, classes = model.decode(raw)
-        return padded_nms(boxes, scores, classes, 20, 0.5, 0.05)
+    # the pipeline's decoding and NMS settings (pipelines/detect_digits.py), on each variant's rows
+    postprocess = tf.function(detection_module(model, max_detections=20, iou_threshold=0.5,
+                                               score_threshold=0.05).postprocess)
 
     def score(raw):
-        detections = []
-        for row in raw:
-            boxes, scores, classes, n = (t.numpy() for t in detect(tf.constant(row, tf.float32)))
-            detections.append({"boxes": boxes[:n], "scores": scores[:n],
-                               "classes": classes[:n].astype(np.int64)})
+        detections = [valid_detections(postprocess(tf.constant(row, tf.float32))) for row in raw]
         return 100.0 * mean_average_precision(detections, truths, 0.5, "voc11")["map"]
 
     images = test_set.images.astype(np.float32) / 255
@@ -125,11 +121,9 @@ def keras_row(task, runs):
 def saved_model_row(task, runs, directory):
     export_saved_model(task.model, directory)
     loaded = tf.saved_model.load(str(directory))  # keep it alive: serve uses its variables
-    serve = loaded.serve
     x1 = tf.constant(task.x_test[:1])
-    timing = time_calls(lambda: serve(x1), runs)
-    outputs = np.concatenate([serve(tf.constant(task.x_test[i:i + 256])).numpy()
-                              for i in range(0, len(task.x_test), 256)])
+    timing = time_calls(lambda: loaded.serve(x1), runs)
+    outputs = serve(directory, task.x_test)
     size = sum(f.stat().st_size for f in Path(directory).rglob("*") if f.is_file())
     return {"variant": "SavedModel", "bytes": size, "ms_1_thread": None,
             "ms_default": timing["median_ms"], "score": task.score(outputs)}

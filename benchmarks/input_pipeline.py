@@ -18,10 +18,9 @@ import time
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from common import LOSS, best_interleaved, machine, markdown_table, save_json
+from common import LOSS, best_interleaved, machine, markdown_table, save_json, trainer_rate
 import kerasdl
 from kerasdl.data.pipelines import from_arrays
 from kerasdl.train import Trainer
@@ -100,15 +99,7 @@ def consumption_rate(make_ds, build, loss, batch, steps: int):
     """A function returning examples/s of Trainer steps on one cached batch."""
     one_batch = make_ds().take(1).cache().repeat()
     trainer = Trainer(build, loss, "adam", verbose=0, precision="float32", jit_compile=False)
-    trainer.fit(one_batch, epochs=1, steps_per_epoch=2)
-    epoch = [1]
-
-    def rate():
-        epoch[0] += 1
-        trainer.fit(one_batch, epochs=epoch[0], steps_per_epoch=steps, resume=True)
-        return steps * batch / trainer.epoch_seconds[-1]
-
-    return rate
+    return trainer_rate(trainer, one_batch, batch, steps, warmup_steps=2)
 
 
 def knob_study(batches: int, repeats: int) -> list:

@@ -14,7 +14,8 @@ import io
 
 import numpy as np
 
-from common import LOSS, ModelSpec, best_interleaved, machine, markdown_table, save_json
+from common import (LOSS, ModelSpec, best_interleaved, machine, markdown_table, save_json,
+                    trainer_rate)
 import kerasdl
 from kerasdl.analysis import analyze
 from kerasdl.data.pipelines import from_arrays
@@ -28,19 +29,12 @@ def step_ms(spec, width, batch, steps, repeats) -> tuple:
     x, y = spec.images(batch * 2)
     trainer = Trainer(build, LOSS, "adam", verbose=0, precision="float32", jit_compile=False,
                       steps_per_execution=4)
-    data = from_arrays(x, y, batch, training=True)
-    trainer.fit(data, epochs=1, steps_per_epoch=4)  # tracing, warm-up
-    epoch = [1]
-
-    def rate():
-        epoch[0] += 1
-        trainer.fit(data, epochs=epoch[0], steps_per_epoch=steps, resume=True)
-        return steps / trainer.epoch_seconds[-1]
-
-    steps_per_s = best_interleaved({"trainer": rate}, repeats)["trainer"]
+    rate = trainer_rate(trainer, from_arrays(x, y, batch, training=True), batch, steps,
+                        warmup_steps=4)
+    images_per_s = best_interleaved({"trainer": rate}, repeats)["trainer"]
     gflop = 6 * analyze(trainer.model).macs * batch / 1e9
     trainer.close()
-    return 1000 / steps_per_s, gflop
+    return 1000 * batch / images_per_s, gflop
 
 
 def plot(results, path):

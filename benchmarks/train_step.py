@@ -19,7 +19,7 @@ import json
 import keras
 
 from common import (LOSS, EpochTimer, ModelSpec, best_interleaved, machine, markdown_table,
-                    save_json)
+                    save_json, trainer_rate)
 from kerasdl.data.pipelines import from_arrays
 from kerasdl.train import Trainer, precision_scope
 
@@ -42,15 +42,7 @@ def trainer_runner(spec, x, y, batch, steps, spe, precision="auto", jit_compile=
     trainer = Trainer(spec.build, LOSS, "adam", verbose=0, steps_per_execution=spe,
                       precision=precision, jit_compile=jit_compile)
     data = from_arrays(x, y, batch, training=True)
-    trainer.fit(data, epochs=1, steps_per_epoch=spe)  # policy trial, tracing, warm-up
-    epochs = [1]
-
-    def run():
-        epochs[0] += 1
-        trainer.fit(data, epochs=epochs[0], steps_per_epoch=steps, resume=True)  # one more epoch
-        return steps * batch / trainer.epoch_seconds[-1]
-
-    return run, trainer.policy
+    return trainer_rate(trainer, data, batch, steps, warmup_steps=spe), trainer.policy
 
 
 def keras_runner(spec, x, y, batch, steps):

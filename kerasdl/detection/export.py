@@ -36,7 +36,12 @@ class DetectionModule:
         self.detect = tf.function(self._detect, input_signature=[self.spec])
 
     def _detect(self, image):
-        boxes, scores, classes = self.model.decode(self.model(image, training=False)[0])
+        return self.postprocess(self.model(image, training=False)[0])
+
+    def postprocess(self, raw):
+        """OUTPUTS from one image's raw network rows [A, 5 + C] (decode + per-class NMS), e.g.
+        from a TFLite run of the raw network."""
+        boxes, scores, classes = self.model.decode(raw)
         boxes, scores, classes, valid = padded_nms(boxes, scores, classes, self.max_detections,
                                                    self.iou_threshold, self.score_threshold)
         return dict(zip(OUTPUTS, (boxes, scores, classes, valid)))
@@ -78,11 +83,15 @@ def run_tflite_detector(flatbuffer, image) -> dict:
 
 def detect_all(module: DetectionModule, images, min_score=0.0) -> list[dict]:
     """Per-image {"boxes", "scores", "classes"} of the valid detections (for evaluation)."""
-    results = []
-    for image in np.asarray(images, np.float32):
-        out = {k: v.numpy() for k, v in module.detect(image[None]).items()}
-        n = int(out["num_detections"])
-        keep = out["scores"][:n] >= min_score
-        results.append({"boxes": out["boxes"][:n][keep], "scores": out["scores"][:n][keep],
-                        "classes": out["classes"][:n][keep].astype(np.int64)})
-    return results
+    return [valid_detections(module.detect(image[None]), min_score)
+            for image in np.asarray(images, np.float32)]
+
+
+def valid_detections(outputs: dict, min_score=0.0) -> dict:
+    """{"boxes", "scores", "classes" (int64)} of the first ``num_detections`` padded OUTPUTS
+    scoring at least ``min_score``."""
+    out = {k: np.asarray(v) for k, v in outputs.items()}
+    n = int(out["num_detections"])
+    keep = out["scores"][:n] >= min_score
+    return {"boxes": out["boxes"][:n][keep], "scores": out["scores"][:n][keep],
+            "classes": out["classes"][:n][keep].astype(np.int64)}
