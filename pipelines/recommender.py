@@ -43,7 +43,7 @@ PARTS = ("rating", "ctr", "retrieval", "bidding")
 CTR_MODELS = ("fm", "ffm", "wide_deep", "deepfm", "dcn", "dcn_v2", "din")
 RATING = {"mf": {"embedding_dim": 32, "l2": 0.05}, "fm": {"embedding_dim": 16},
           "epochs": 4, "every": 2, "batch": 1024, "lr": 5e-3,
-          "models": {"time-ordered": ("mf", "fm"), "random": ("mf",)}}
+          "models": {"time-ordered": ("mf", "fm"), "random": ("mf", "fm")}}
 CTR = {"hyper": {"fm": {"embedding_dim": 16}, "ffm": {"embedding_dim": 4},
                  "din": {"history_length": 50}},
        "epochs": 2, "every": 1, "batch": 1024, "lr": 2e-3}

@@ -39,7 +39,9 @@ MODEL_KWARGS = {"small_input": True, "width": 0.125, "dropout": 0.0, "input_shap
 PRETRAIN_STEPS = 400  # ~0.85 epoch of Fashion-MNIST at batch 128 (the shared CPU's budget)
 TARGET_STEPS = 150
 TARGET_SIZES = (100, 1000, 8000)
-FREEZE_UNTIL = "block3"  # blocks 1-2 (the first 3 convs) stay as pre-trained
+# fine-tuning arm -> (first trainable block, or None: nothing frozen; Adam learning rate)
+FINE_TUNING = {"fine_tuned_frozen": ("block3", 5e-4),  # blocks 1-2 (the first 3 convs) frozen
+               "fine_tuned_all": (None, 1e-3)}  # every layer trains, BN statistics re-estimated
 
 
 def _train(model, x, y, *, steps, learning_rate, batch_size, seed=0):
@@ -89,7 +91,8 @@ def pretrain(out: Path, fast: bool) -> tuple:
 
 
 def target_runs(pretrained_path: Path, sizes, steps: int, fast: bool) -> dict:
-    """For each training-set size: fine-tuned and from-scratch test accuracy on MNIST-10k."""
+    """For each training-set size: each fine-tuning arm's and from-scratch test accuracy on
+    MNIST-10k."""
     import keras
 
     from kerasdl.data import datasets
@@ -105,25 +108,31 @@ def target_runs(pretrained_path: Path, sizes, steps: int, fast: bool) -> dict:
     rows = {}
     for n in sizes:
         x, y = x_all[order[:n]], y_all[order[:n]]
+        row = {}
+        for arm, (freeze_until, learning_rate) in FINE_TUNING.items():
+            keras.utils.set_random_seed(1)
+            tuned = replace_head(keras.models.load_model(pretrained_path), 10, name="fine_tuned")
+            frozen = (freeze_lower_layers(tuned, until=first_layer_with_prefix(tuned, freeze_until))
+                      if freeze_until else [])
+            row.update(_timed(arm, lambda: _train(tuned, x, y, steps=steps,
+                                                  learning_rate=learning_rate, batch_size=64),
+                              x_test, y_test))
+            row[f"{arm}_frozen_layers"] = len(frozen)
         keras.utils.set_random_seed(1)
-        base = keras.models.load_model(pretrained_path)
-        tuned = replace_head(base, 10, name="fine_tuned")
-        frozen = freeze_lower_layers(tuned, until=first_layer_with_prefix(tuned, FREEZE_UNTIL))
-        start = time.perf_counter()
-        fine = _accuracy(_train(tuned, x, y, steps=steps, learning_rate=5e-4, batch_size=64),
-                         x_test, y_test)
-        fine_s = time.perf_counter() - start
-        keras.utils.set_random_seed(1)
-        start = time.perf_counter()
-        scratch = _accuracy(_train(create_model(MODEL, **MODEL_KWARGS), x, y, steps=steps,
-                                   learning_rate=2e-3, batch_size=64), x_test, y_test)
-        rows[str(n)] = {"fine_tuned_accuracy": fine, "scratch_accuracy": scratch,
-                        "fine_tune_seconds": round(fine_s, 1),
-                        "scratch_seconds": round(time.perf_counter() - start, 1),
-                        "frozen_layers": len(frozen)}
-        print(f"MNIST train {n:5d}: fine-tuned {100 * fine:6.2f}%  scratch {100 * scratch:6.2f}%",
-              flush=True)
+        row.update(_timed("scratch", lambda: _train(create_model(MODEL, **MODEL_KWARGS), x, y,
+                                                    steps=steps, learning_rate=2e-3, batch_size=64),
+                          x_test, y_test))
+        rows[str(n)] = row
+        print(f"MNIST train {n:5d}: " + "  ".join(f"{arm} {100 * row[arm + '_accuracy']:6.2f}%"
+                                                  for arm in (*FINE_TUNING, "scratch")), flush=True)
     return rows
+
+
+def _timed(arm, train, x_test, y_test) -> dict:
+    start = time.perf_counter()
+    trainer = train()
+    return {f"{arm}_accuracy": _accuracy(trainer, x_test, y_test),
+            f"{arm}_seconds": round(time.perf_counter() - start, 1)}
 
 
 def gallery(path, size: int = 128, copies: int = 4) -> Path:

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,8 +21,10 @@ def test_transfer_learning_fast(tmp_path):
         str(tmp_path / "gallery.png"))
     result = json.loads((tmp_path / "transfer_learning_fast" / "results.json").read_text())
     row = result["by_train_size"]["100"]
-    assert 0 <= row["fine_tuned_accuracy"] <= 1 and 0 <= row["scratch_accuracy"] <= 1
-    assert row["frozen_layers"] > 0 and (tmp_path / "gallery.png").stat().st_size > 10_000
+    for arm in ("fine_tuned_frozen", "fine_tuned_all", "scratch"):
+        assert 0 <= row[f"{arm}_accuracy"] <= 1
+    assert row["fine_tuned_frozen_frozen_layers"] > 0 == row["fine_tuned_all_frozen_layers"]
+    assert (tmp_path / "gallery.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow
@@ -31,6 +34,10 @@ def test_style_transfer_fast(tmp_path):
     result = json.loads((out / "results.json").read_text())
     assert set(result["pairs"]) == {"astronaut_x_coffee", "chelsea_x_flower"}
     assert (out / "style_transfer.png").exists() and (out / "extractor.keras").exists()
+    for images in ("training_images_new_crops", "held_out_images"):
+        confusion = np.asarray(result[f"rotation_confusion_{images}"])
+        assert confusion.shape == (4, 4) and confusion.sum() == 256
+        assert result[f"rotation_accuracy_{images}"] == np.trace(confusion) / 256
 
 
 @pytest.mark.slow

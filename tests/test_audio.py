@@ -148,6 +148,39 @@ def test_log_mel_converts_to_builtin_tflite_ops_with_parity():
     assert parity(model, flatbuffer, x)["max_abs_error"] < 1e-3
 
 
+def test_int8_conversion_keeps_the_log_mel_front_end_in_float(monkeypatch):
+    """An 8-bit power spectrum rounds quiet frames to zero: full-int8 conversion must leave the
+    log-mel ops in float (LiteRT selective quantisation). Without that (the layer's flag off)
+    its tensors turn int8 and the features of quiet speech go wrong."""
+    import keras
+
+    from kerasdl.export import convert
+    from kerasdl.export.tflite import TFLiteRunner, float_layer_names
+    from kerasdl.layers.audio import LogMelSpectrogram
+
+    waveform = keras.Input((2000,))
+    features = LogMelSpectrogram(8000, 200, 100, 256, 16, name="log_mel")(waveform)
+    model = keras.Model(waveform, keras.layers.Dense(8, name="head")(features))
+    assert float_layer_names(model) == ("log_mel",)
+    rng = np.random.default_rng(6)
+    loudness = rng.uniform(0.002, 0.5, (64, 1)).astype("float32")  # quiet to loud clips
+    x = (rng.normal(0, 1, (64, 2000)) * loudness).astype("float32")
+    expected = np.asarray(model(x))
+
+    def int8_run():
+        runner = TFLiteRunner(convert(model, "int8", representative_data=x))
+        tensors = runner.interpreter.get_tensor_details()
+        front = {np.dtype(t["dtype"]) for t in tensors if "log_mel" in t["name"]}
+        return front, np.abs(runner.predict(x) - expected).mean()
+
+    front, error = int8_run()
+    assert np.dtype("float32") in front and np.dtype("int8") not in front, front
+    monkeypatch.setattr(LogMelSpectrogram, "keep_float_in_int8", False)
+    quantised_front, quantised_error = int8_run()
+    assert np.dtype("int8") in quantised_front
+    assert error < 0.5 * quantised_error, (error, quantised_error)
+
+
 def test_log_mel_rejects_bad_configurations():
     from kerasdl.layers.audio import LogMelSpectrogram
 

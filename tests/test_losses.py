@@ -31,3 +31,19 @@ def test_no_smoothing_is_keras_sparse_loss_and_config_round_trips():
     assert clone.label_smoothing == 0.1 and clone.from_logits
     with pytest.raises(ValueError, match="label_smoothing"):
         SparseCategoricalCrossentropyLS(1.0)
+
+
+def test_weighted_heatmap_mse_matches_numpy_and_reduces_to_mse():
+    from kerasdl.losses import WeightedHeatmapMSE
+
+    rng = np.random.default_rng(3)
+    y = rng.uniform(-1, 1, (2, 5, 5, 3)).astype("float32")  # heatmaps and signed PAF components
+    p = rng.normal(0, 1, y.shape).astype("float32")
+    expected = np.mean((1 + 20 * np.abs(y)) * (y - p) ** 2)
+    np.testing.assert_allclose(float(WeightedHeatmapMSE(20.0)(y, p)), expected, rtol=1e-5)
+    np.testing.assert_allclose(float(WeightedHeatmapMSE(0.0)(y, p)),
+                               float(keras.losses.MeanSquaredError()(y, p)), rtol=1e-6)
+    clone = WeightedHeatmapMSE.from_config(WeightedHeatmapMSE(7.0).get_config())
+    assert clone.foreground_weight == 7.0
+    with pytest.raises(ValueError, match="foreground_weight"):
+        WeightedHeatmapMSE(-1.0)

@@ -21,6 +21,7 @@ from kerasdl.export.tflite import (
     check_builtin_ops,
     compare_outputs,
     convert_saved_model,
+    float_layer_names,
     float32_model,
     input_dtype,
     input_shape,
@@ -95,7 +96,9 @@ def export_model(
 
     reference = float32_model(model)
     with serving_saved_model(reference) as saved_model_dir:
-        blobs = {mode: convert_saved_model(saved_model_dir, mode, samples) for mode in modes}
+        float_layers = float_layer_names(reference)
+        blobs = {mode: convert_saved_model(saved_model_dir, mode, samples, float_layers)
+                 for mode in modes}
 
     report = {}
     for mode, blob in blobs.items():

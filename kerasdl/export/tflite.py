@@ -8,6 +8,7 @@ from a float32 twin: TFLite has no bf16 kernels, so bf16 ops would otherwise nee
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from pathlib import Path
 
@@ -155,10 +156,35 @@ def _check_mode(mode):
         raise ValueError(f"unknown TFLite mode {mode!r}; valid modes: {', '.join(MODES)}")
 
 
-def convert_saved_model(saved_model_dir, mode="fp32", representative=None) -> bytes:
+def float_layer_names(model) -> tuple:
+    """Names of the layers (nested ones included) that full-int8 conversion keeps in float."""
+    def walk(layer):
+        for sub in getattr(layer, "layers", ()):
+            yield sub
+            yield from walk(sub)
+
+    return tuple(layer.name for layer in walk(model) if getattr(layer, "keep_float_in_int8", False))
+
+
+def _tensors_of_layers(saved_model_dir, layer_names) -> list:
+    """Output-tensor names of the ops inside `layer_names` (the SavedModel's name scopes, which
+    may carry a ``_1`` suffix), read from the fp32 flatbuffer."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    scope = re.compile(r"(^|/)(" + "|".join(map(re.escape, layer_names)) + r")(_\d+)?/")
+    tensors = Interpreter(model_content=convert_saved_model(saved_model_dir)).get_tensor_details()
+    names = [t["name"] for t in tensors if scope.search(t["name"])]
+    if not names:
+        raise ValueError(f"no ops of the float layers {list(layer_names)} in the converted model")
+    return names
+
+
+def convert_saved_model(saved_model_dir, mode="fp32", representative=None,
+                        float_layers=()) -> bytes:
     """Convert a SavedModel's `serving_default` signature; `representative`: input samples (int8).
 
     Full-int8 quantises float inputs to int8; integer inputs (token ids) stay integers.
+    `float_layers` (int8 only): names of layers whose ops stay float (see `float_layer_names`).
     """
     import tensorflow as tf
 
@@ -176,7 +202,15 @@ def convert_saved_model(saved_model_dir, mode="fp32", representative=None) -> by
             raise ValueError("int8 conversion needs representative data")
         converter.representative_dataset = lambda: ([s[None]] for s in representative)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if not np.issubdtype(np.asarray(representative).dtype, np.integer):
+        integer_input = np.issubdtype(np.asarray(representative).dtype, np.integer)
+        if float_layers:
+            options = tf.lite.experimental.QuantizationDebugOptions(
+                denylisted_nodes=_tensors_of_layers(saved_model_dir, float_layers),
+                fully_quantize=not integer_input)
+            return tf.lite.experimental.QuantizationDebugger(
+                converter=converter, debug_dataset=converter.representative_dataset,
+                debug_options=options).get_nondebug_quantized_model()
+        if not integer_input:
             converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     return converter.convert()
@@ -196,7 +230,7 @@ def convert(model, mode="fp32", representative_data=None, batch_size=None) -> by
     samples = (representative_samples(representative_data, input_shape(model),
                                       dtype=input_dtype(model)) if mode == "int8" else None)
     with serving_saved_model(model, batch_size) as saved_model_dir:
-        return convert_saved_model(saved_model_dir, mode, samples)
+        return convert_saved_model(saved_model_dir, mode, samples, float_layer_names(model))
 
 
 # --------------------------------------------------------------------------- op check
