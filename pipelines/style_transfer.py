@@ -24,10 +24,13 @@ Output:   saved_models/style_transfer/{extractor.keras, results.json, style_tran
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with six other jobs.
 Last run: 2026-12-02, `python pipelines/style_transfer.py --docs-png docs/style_transfer.png`,
           73.8 min wall under nice 19 at load average 3.5-10 (2 cores, other helpers' jobs;
-          13.4 CPU-min). Extractor (400 steps, 3,953 s): held-out rotation accuracy 8.3% —
-          BELOW chance (25%), a systematic confusion not explained yet. Transfer, 200 steps:
-          weighted total loss 1,569 -> 3.5 (astronaut x coffee) and 6,653 -> 18.2 (chelsea x
-          flower); style loss /540 and /370. Details: docs/applied_vision.md.
+          13.4 CPU-min). Extractor (400 steps, 3,953 s). Transfer, 200 steps: weighted total loss
+          1,569 -> 3.5 (astronaut x coffee) and 6,653 -> 18.2 (chelsea x flower); style loss
+          /540 and /370. Rerun 10:51 on that extractor (`--extractor`, idle CPU, 10 s per pair):
+          the same losses; rotation accuracy 80.4% on new crops of the training images, 8.3% on
+          the held-out images — below chance (25%) because each held-out image gets a fixed
+          wrong offset (the astronaut is seen upside down: +180 degrees in 70% of its crops).
+          Details: docs/applied_vision.md.
 """
 import argparse
 import json
