@@ -19,7 +19,8 @@ Metrics:  test RMSE (predictions clipped to [1, 5]); test AUC (keras.metrics.AUC
 Hardware: 2-core AMD EPYC (AVX2), no GPU, shared with other jobs.
 Last run: 2026-12-02 as four parallel partial runs (see docs/recommender.md), load 20-40 on 2
           cores: 1,592 s rating, 1,709 s CTR (3 models + export), 2,084 s retrieval. Test:
-          RMSE time-ordered mf 0.994, fm 0.984 (user+item bias 1.043); random split mf 0.912.
+          RMSE time-ordered mf 0.994, fm 0.984 (user+item bias 1.043); random split mf 0.912,
+          fm 0.920 (rating part rerun 10:52 on the idle CPU: 80.6 s).
           AUC / GAUC: popularity 0.732 / 0.698; fm 0.790 / 0.710, ffm 0.791 / 0.708, wide_deep
           0.790 / 0.711, deepfm 0.791 / 0.711, dcn 0.788 / 0.708, dcn_v2 0.788 / 0.707, din
           0.784 / 0.713. Retrieval recall@10 / NDCG@10: two_tower 0.111 / 0.119, popularity
