@@ -218,6 +218,9 @@ def main(argv=None):
     parser.add_argument("--augment", type=int, default=0, metavar="K",
                         help="add K box-aware augmented copies of the train canvases "
                              "(kerasdl.detection.augment: translation 0.1, zoom 0.15, no flip)")
+    parser.add_argument("--distort", type=float, default=0.0, metavar="D",
+                        help="per-digit affine distortion of the train canvases' objects "
+                             "(kerasdl.data.canvases: rotation 20 deg, shear 0.3, scale 0.15, x D)")
     args = parser.parse_args(argv)
     names = choose(parser, "--models", args.models, MODELS)
     if args.fast:
@@ -226,7 +229,7 @@ def main(argv=None):
 
     from kerasdl.data.canvases import canvases
 
-    train_set = augmented(canvases("train", args.train_canvases), args.augment)
+    train_set = augmented(canvases("train", args.train_canvases, distort=args.distort), args.augment)
     test_set = canvases("test", args.test_canvases)
     return {name: run(name, train_set, test_set, args, "detect_digits",
                       train_canvases=len(train_set), test_canvases=len(test_set))

@@ -271,6 +271,51 @@ def test_canvases_protocol():
         compose(sources, labels, 1, size=16, scale=(1.0, 2.0))
 
 
+class _FixedDraws:
+    """Stands in for a numpy Generator: ``uniform`` returns the given values in order."""
+
+    def __init__(self, *values):
+        self.values = list(values)
+
+    def uniform(self, low, high, size=None):
+        return self.values.pop(0)
+
+
+def test_distort_image_rotates_and_scales_about_the_centre():
+    from kerasdl.data.canvases import compose, distort_image
+
+    bar = np.zeros((29, 29), np.float32)
+    bar[14, 4:25] = 1.0  # a horizontal bar through the centre pixel
+
+    def axis_and_length(image):
+        ys, xs = np.nonzero(image > 0.25)
+        w = image[ys, xs]
+        cy, cx = np.average(ys, weights=w), np.average(xs, weights=w)
+        cov = np.cov(np.stack([xs - cx, ys - cy]), aweights=w)
+        vx, vy = np.linalg.eigh(cov)[1][:, -1]
+        return np.degrees(np.arctan2(vy, vx)) % 180, (cy, cx), np.sqrt(12 * np.linalg.eigvalsh(cov)[-1])
+
+    assert np.array_equal(distort_image(bar, np.random.default_rng(0), 0.0), bar)
+    angle, centre, _ = axis_and_length(distort_image(bar, _FixedDraws(20.0, 0.0, np.zeros(2))))
+    assert min(angle, 180 - angle) == pytest.approx(20, abs=1.5)
+    np.testing.assert_allclose(centre, (14, 14), atol=0.3)
+    _, _, length = axis_and_length(distort_image(bar, _FixedDraws(0.0, 0.0, np.full(2, 0.15))))
+    _, _, plain = axis_and_length(bar)
+    assert length / plain == pytest.approx(1.15, abs=0.05)
+
+    sources = np.zeros((10, 12, 12), np.float32)
+    sources[:, 3:9, 5:7] = 1.0
+    plain_canvases = compose(sources, np.arange(10), 8, size=32, seed=3, scale=(1.0, 1.5))
+    distorted = compose(sources, np.arange(10), 8, size=32, seed=3, scale=(1.0, 1.5), distort=1.0)
+    assert not np.array_equal(plain_canvases.images, distorted.images)
+    for boxes, imap in zip(distorted.boxes, distorted.instance_maps):
+        for i, box in enumerate(boxes * 32):
+            ys, xs = np.nonzero(imap == i + 1)
+            assert np.all((xs >= box[0]) & (xs < box[2]) & (ys >= box[1]) & (ys < box[3]))
+    with pytest.raises(ValueError, match="distort"):
+        compose(sources, np.arange(10), 1, distort=-1.0)
+
+
 @pytest.mark.parametrize("name", ["ssd", pytest.param("yolo_v3", marks=pytest.mark.slow)])
 def test_tflite_detector_with_nms_inside_matches_tf(name):
     """Decode + per-class NMS inside the TFLite model, built-in ops only, equal to the TF graph."""
