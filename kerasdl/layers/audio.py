@@ -6,7 +6,7 @@ takes raw audio: it converts to built-in ops only (framing to GATHER/RESHAPE, th
 COMPLEX_ABS, FULLY_CONNECTED for the filterbank, LOG). Full-int8 conversion keeps it in float
 (``keep_float_in_int8``), between a DEQUANTIZE of the int8 waveform and a QUANTIZE of the
 features: quantised, the power spectrum's one int8 scale (set by the loudest frames) rounds every
-quiet frame to zero, and the keyword model's int8 top-1 agreement fell to 65%.
+quiet frame to zero, and the keyword model's int8 top-1 agreement fell to 60.5%.
 
 ``keras.layers.MelSpectrogram`` (Keras 3.15) also converts, but is not used: its dB scale clips at
 ``max(spectrogram) - top_db`` with the max taken over the whole *batch*, so one example's
