@@ -25,7 +25,6 @@ import tensorflow as tf
 
 from common import LOSS, fashion_images, machine, markdown_table, save_json
 import kerasdl
-import kerasdl.models  # noqa: F401  (registers every model class for load_model)
 from kerasdl.export import MODES, TFLiteRunner, convert, export_saved_model, latency, size_bytes
 from kerasdl.export.bench import time_calls
 from kerasdl.export.saved_model import serve
@@ -189,7 +188,7 @@ def main(argv=None):
     print(machine())
     results = {}
     for name in names:
-        model = keras.models.load_model(loaded[name]) if name in loaded else None
+        model = kerasdl.load_model(loaded[name]) if name in loaded else None
         start = time.perf_counter()
         task = TASKS[name](name, args.train_steps, model)
         print(f"{name}: ready in {time.perf_counter() - start:.0f} s", flush=True)

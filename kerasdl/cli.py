@@ -71,25 +71,14 @@ def cmd_train(args) -> None:
     print(f"wrote {recipe.run_dir}/")
 
 
-def _load(path: str):
-    import keras
-
-    import kerasdl.models  # noqa: F401  (registers the classes .keras files refer to)
-
-    try:
-        return keras.models.load_model(path)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"cannot load a Keras model from {path!r}: {err}") from err
-
-
 def cmd_eval(args) -> None:
     import keras
 
     from kerasdl.data.pipelines import from_arrays
-    from kerasdl.registry import load_dataset
+    from kerasdl.registry import load_dataset, load_model
     from kerasdl.train import Trainer
 
-    model = _load(args.model_path)
+    model = load_model(args.model_path)
     x, y = load_dataset(args.dataset, split=args.split, as_numpy=True)
     with Trainer(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
@@ -100,11 +89,12 @@ def cmd_eval(args) -> None:
 
 
 def cmd_export(args) -> None:
+    from kerasdl.registry import load_model
     from kerasdl.train import classification
 
     recipe = ClassifierRecipe(dataset=args.dataset, export_modes=tuple(comma_list(args.modes)),
                               out_dir=args.out_dir, name=args.name)
-    meta = classification.export_and_verify(_load(args.model_path), recipe,
+    meta = classification.export_and_verify(load_model(args.model_path), recipe,
                                             classification.load_splits(recipe), metrics={})
     print(json.dumps({m: {"size_bytes": e["size_bytes"], **e.get("parity", {})}
                       for m, e in meta["modes"].items()}, indent=2))

@@ -83,6 +83,20 @@ def create_model(name: str, **kwargs):
     return MODELS.create(name, **kwargs)
 
 
+def load_model(path, **kwargs):
+    """``keras.models.load_model(path)`` with kerasdl's models, layers and losses registered
+    first: a ``.keras`` file names its classes (``kerasdl>VGG``), and Keras finds them only once
+    their modules are imported. A missing or corrupt file raises ValueError naming the path."""
+    import keras
+
+    MODELS._load()
+    importlib.import_module("kerasdl.losses")
+    try:
+        return keras.models.load_model(path, **kwargs)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot load a Keras model from {str(path)!r}: {err}") from err
+
+
 def list_models(tag: str | None = None) -> list[str]:
     return MODELS.names(tag)
 

@@ -200,9 +200,9 @@ def main(argv=None):
     if args.keras_vgg19:
         extractor, preprocess, content_layers, style_layers = keras_vgg19()
     elif args.extractor:
-        import kerasdl.models  # noqa: F401  (registers the VGG class that load_model needs)
+        from kerasdl import load_model
 
-        trained = keras.models.load_model(args.extractor)
+        trained = load_model(args.extractor)
         extractor, summary = resize_extractor(trained), rotation_report(trained, 2048)
         preprocess, content_layers, style_layers = None, CONTENT_LAYERS, STYLE_LAYERS
     else:

@@ -78,3 +78,32 @@ def test_dtype_policy_survives_config_and_keras_file(tmp_path):
     explicit = kerasdl.create_model("mlp", hidden_units=(8,), dtype="mixed_bfloat16")
     assert explicit.get_layer("dense0").compute_dtype == "bfloat16"
     assert keras.config.dtype_policy().name == "float32"
+
+
+LOAD_IN_FRESH_PROCESS = """
+import sys
+import keras
+import kerasdl
+try:
+    keras.models.load_model(sys.argv[1])
+    print("plain keras: loaded")
+except TypeError as err:
+    print("plain keras: " + str(err).split(".")[0])
+print("kerasdl:", type(kerasdl.load_model(sys.argv[1])).__name__)
+"""
+
+
+def test_load_model_registers_kerasdl_classes_in_a_fresh_process(tmp_path):
+    """A .keras file names kerasdl's classes; Keras alone cannot find them in a new process,
+    kerasdl.load_model can. Missing and corrupt files fail naming the path."""
+    path = tmp_path / "vgg.keras"
+    kerasdl.create_model("vgg11_bn", small_input=True, width=0.125, input_shape=(32, 32, 3),
+                         num_classes=4).save(path)
+    out = subprocess.run([sys.executable, "-c", LOAD_IN_FRESH_PROCESS, str(path)],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[-2] == "plain keras: Could not locate class 'VGG'"
+    assert out[-1] == "kerasdl: VGG"
+    (tmp_path / "corrupt.keras").write_bytes(b"not a zip archive")
+    for bad in (tmp_path / "missing.keras", tmp_path / "corrupt.keras"):
+        with pytest.raises(ValueError, match=f"cannot load a Keras model from '{bad}'"):
+            kerasdl.load_model(bad)

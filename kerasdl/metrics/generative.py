@@ -129,16 +129,13 @@ def feature_classifier(dataset: str = "fashion_mnist", directory=None, epochs: i
     ``train_examples``/``test_examples`` keep subsets and ``model_kwargs`` (e.g.
     ``{"filters": (8, 16)}``) shrinks the network, for tests and --fast runs.
     """
-    import importlib
-
     import keras
 
-    importlib.import_module("kerasdl.models")  # registers the classes model.keras refers to
     from kerasdl.data.datasets import dataset_info
     from kerasdl.data.pipelines import from_arrays
     from kerasdl.io import atomic_path, atomic_write_json
     from kerasdl.losses import classification_loss
-    from kerasdl.registry import create_model, load_dataset
+    from kerasdl.registry import create_model, load_dataset, load_model
     from kerasdl.train.trainer import Trainer
 
     directory = Path(directory or Path("saved_models") / f"fid_classifier_{dataset}")
@@ -152,7 +149,7 @@ def feature_classifier(dataset: str = "fashion_mnist", directory=None, epochs: i
     if not retrain and model_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if {k: meta.get(k) for k in settings} == settings:
-            return keras.models.load_model(model_path)
+            return load_model(model_path)
 
     keras.utils.set_random_seed(seed)
     info = dataset_info(dataset)
