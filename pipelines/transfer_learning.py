@@ -98,7 +98,7 @@ def target_runs(pretrained_path: Path, sizes, steps: int, fast: bool) -> dict:
     import keras
 
     from kerasdl.data import datasets
-    from kerasdl.registry import create_model
+    from kerasdl.registry import create_model, load_model
     from kerasdl.train.fine_tuning import (first_layer_with_prefix, freeze_lower_layers,
                                            replace_head)
 
@@ -113,7 +113,7 @@ def target_runs(pretrained_path: Path, sizes, steps: int, fast: bool) -> dict:
         row = {}
         for arm, (freeze_until, learning_rate) in FINE_TUNING.items():
             keras.utils.set_random_seed(1)
-            tuned = replace_head(keras.models.load_model(pretrained_path), 10, name="fine_tuned")
+            tuned = replace_head(load_model(pretrained_path), 10, name="fine_tuned")
             frozen = (freeze_lower_layers(tuned, until=first_layer_with_prefix(tuned, freeze_until))
                       if freeze_until else [])
             row.update(_timed(arm, lambda: _train(tuned, x, y, steps=steps,
@@ -131,6 +131,8 @@ def target_runs(pretrained_path: Path, sizes, steps: int, fast: bool) -> dict:
 
 
 def _timed(arm, train, x_test, y_test) -> dict:
+    """``{arm}_accuracy`` of the trainer ``train()`` returns, on the test digits, and
+    ``{arm}_seconds`` (training and evaluation)."""
     start = time.perf_counter()
     trainer = train()
     return {f"{arm}_accuracy": _accuracy(trainer, x_test, y_test),
