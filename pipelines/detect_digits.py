@@ -39,7 +39,8 @@ Last run: 2026-12-02, `--models ssd --epochs 12` and `--models yolo_v3 --epochs 
           `--models ssd --epochs 24 --augment 1 --docs-dir docs` at 11:02 on the idle CPU: 826 s
           training (12,000 canvases, 30 s/epoch), loss 0.73, test mAP@0.5 0.664 / 0.682, COCO
           0.366 — and 0.951 on 1,000 *training* canvases: the gap is generalising to unseen
-          digit images, not localisation (docs/detection.md).
+          digit images, not localisation (docs/detection.md). The same with `--distort 1.0`
+          (per-digit affine distortion): 803 s, mAP@0.5 0.639 / 0.654, COCO 0.327 — no better.
 Output:   saved_models/detect_digits_<model>/: metrics.json, logs/, the export files;
           docs/detect_digits_<model>.png (with --docs-dir) overlay of test predictions.
 """
