@@ -191,8 +191,6 @@ def main(argv=None):
     parser.add_argument("--docs-png", default=None, help="also copy the PNG here")
     parser.add_argument("--out-dir", default="saved_models")
     args = parser.parse_args(argv)
-    import keras
-
     out = Path(args.out_dir) / ("style_transfer_fast" if args.fast else "style_transfer")
     out.mkdir(parents=True, exist_ok=True)
 
