@@ -114,6 +114,15 @@ def best_interleaved(runners: dict, repeats: int) -> dict:
     return best
 
 
+def training_flops(model) -> int:
+    """Training FLOPs of one example: 3 x forward (backward ~ 2 x forward), the forward count
+    being 2 x kerasdl.analysis' multiply-accumulates (convs, dense; the elementwise rest is left
+    out, as is usual for MFU)."""
+    from kerasdl.analysis import analyze
+
+    return 3 * 2 * analyze(model).macs
+
+
 def markdown_table(header: list, rows: list) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

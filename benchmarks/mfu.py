@@ -16,8 +16,7 @@ import time
 
 import tensorflow as tf
 
-from common import ModelSpec, machine, markdown_table, save_json
-from kerasdl.analysis import analyze
+from common import ModelSpec, machine, markdown_table, save_json, training_flops
 from train_step import trainer_runner
 
 
@@ -37,10 +36,6 @@ def matmul_peak(dtype, sizes=(1024, 2048, 4096), seconds=2.0) -> dict:
         if rate > best["flops_per_s"]:
             best = {"flops_per_s": rate, "size": n}
     return best
-
-
-def training_flops_per_image(spec: ModelSpec) -> int:
-    return 3 * 2 * analyze(spec.build()).macs
 
 
 def main(argv=None):
@@ -65,7 +60,7 @@ def main(argv=None):
         x, y = spec.images(args.batch * args.steps)
         run, policy = trainer_runner(spec, x, y, args.batch, args.steps, args.steps_per_execution)
         rate = max(run() for _ in range(args.repeats))
-        per_image = training_flops_per_image(spec)
+        per_image = training_flops(spec.build())
         dtype = "bfloat16" if policy["precision"] == "mixed_bfloat16" else "float32"
         achieved = rate * per_image
         rows.append({"model": text, "batch": args.batch, "images_per_s": rate,

@@ -15,9 +15,8 @@ import io
 import numpy as np
 
 from common import (LOSS, ModelSpec, best_interleaved, machine, markdown_table, save_json,
-                    trainer_rate)
+                    trainer_rate, training_flops)
 import kerasdl
-from kerasdl.analysis import analyze
 from kerasdl.data.pipelines import from_arrays
 from kerasdl.io import atomic_write_bytes
 from kerasdl.train import Trainer
@@ -32,7 +31,7 @@ def step_ms(spec, width, batch, steps, repeats) -> tuple:
     rate = trainer_rate(trainer, from_arrays(x, y, batch, training=True), batch, steps,
                         warmup_steps=4)
     images_per_s = best_interleaved({"trainer": rate}, repeats)["trainer"]
-    gflop = 6 * analyze(trainer.model).macs * batch / 1e9
+    gflop = training_flops(trainer.model) * batch / 1e9
     trainer.close()
     return 1000 * batch / images_per_s, gflop
 

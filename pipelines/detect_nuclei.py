@@ -45,6 +45,8 @@ SIZES_PX, RATIOS = (8, 13, 20), (1.0, 0.7)  # anchor sides in pixels (nuclei are
 def model_kwargs(tile):
     return {"input_shape": (tile, tile, 1), "num_classes": 1, "ratios": RATIOS,
             "sizes": tuple(round(s / tile, 4) for s in SIZES_PX), "num_proposals": tile // 2}
+
+
 FAST = {"crops": 32, "epochs": 1, "batch": 8}
 
 
@@ -60,7 +62,7 @@ def boxed(images, labels):
         boxes.append((b[np.all(b[:, 2:] - b[:, :2] >= MIN_SIDE, 1)] / lab.shape[0]).astype("float32"))
     images = np.round(np.clip(images, 0, 1) * 255).astype(np.uint8)
     return Canvases(images, boxes, [np.zeros(len(b), np.int32) for b in boxes],
-                    np.asarray(labels).astype(np.uint8) * 0)
+                    np.zeros_like(labels, np.uint8))
 
 
 def train_crops(count, tile, seed=0):
@@ -108,6 +110,7 @@ def main(argv=None):
         title=f"{name} on held-out nuclei tiles", panels=(8, 8), model_kwargs=model_kwargs(args.tile),
         train_crops=len(train_set), test_tiles=len(test_set),
         test_nuclei=int(sum(len(b) for b in test_set.boxes))) for name in names}
+
 
 if __name__ == "__main__":
     main()
