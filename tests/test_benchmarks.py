@@ -72,3 +72,12 @@ def test_time_to_accuracy_reports_each_side_curve(tmp_path):
         assert seconds > 0 and 0 <= accuracy <= 1
         reached = accuracy >= 0.5
         assert (row["seconds_to_target"] is not None) == reached
+
+
+def test_grouped_conv_compares_the_same_model_both_ways(tmp_path):
+    (row,) = run_benchmark("grouped_conv.py", tmp_path, "--batch", "8", "--steps", "1",
+                           "--repeats", "1")
+    rates = row["images_per_s"]
+    assert set(rates) == {"kerasdl", "keras"} and all(rate > 0 for rate in rates.values())
+    assert row["ratio"] == pytest.approx(rates["kerasdl"] / rates["keras"], rel=1e-6)
+    assert row["max_abs_output_difference"] < 1e-4

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from kerasdl.export import check_builtin_ops, convert, parity
-from kerasdl.layers import (DeformableConv2D, WeightNormalization, conv2d_im2col, conv2d_naive,
-                            conv_output_size, deformable_conv2d, effective_kernel_size,
-                            hourglass_block, instance_norm, same_padding,
+from kerasdl.layers import (DeformableConv2D, GroupedConv2D, WeightNormalization, conv2d_im2col,
+                            conv2d_naive, conv_output_size, deformable_conv2d,
+                            effective_kernel_size, hourglass_block, instance_norm, same_padding,
                             transposed_conv_output_size)
 from kerasdl.layers.conv_reference import padding_amounts
 
@@ -104,6 +104,46 @@ def test_grouped_conv_equals_independent_convs_on_channel_slices():
     pieces = [tf.nn.conv2d(x[..., 2 * g:2 * g + 2], kernel[..., 3 * g:3 * g + 3], 1, "SAME")
               for g in range(groups)]
     np.testing.assert_allclose(y, tf.concat(pieces, -1) + bias, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels,groups,filters", [(8, 8, 16), (16, 4, 8), (24, 3, 6)],
+                         ids=["depthwise-1-per-group", "depthwise-4-per-group",
+                              "split-8-per-group"])
+@pytest.mark.parametrize("strides,dilation", [(1, 1), (2, 1), (1, 2)])
+def test_grouped_conv2d_equals_keras_grouped_conv_in_value_and_gradient(channels, groups, filters,
+                                                                          strides, dilation):
+    """kerasdl's CPU formulation (depthwise + sum, or split convs) against Keras' own grouped conv
+    (XLA on CPU) with the same kernel; both paths, strided and dilated, forward and backward."""
+    x = tf.constant(normal(2, 9, 9, channels))
+    options = {"strides": strides, "dilation_rate": dilation, "padding": "same", "groups": groups,
+               "bias_initializer": "random_normal"}
+    ours = GroupedConv2D(filters, 3, **options)
+    reference = keras.layers.Conv2D(filters, 3, **options)
+    reference.build(x.shape)
+    ours.build(x.shape)
+    ours.set_weights(reference.get_weights())
+    weights = 9 * channels // groups * filters + filters
+    assert ours.count_params() == reference.count_params() == weights
+    gradients = []
+    for layer in (ours, reference):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * tf.cos(y))
+        gradients.append((y, *tape.gradient(loss, [x, layer.kernel])))
+    for got, expected in zip(*gradients):
+        np.testing.assert_allclose(got, expected, atol=2e-4)
+
+
+def test_grouped_conv2d_round_trips_and_converts_to_builtin_tflite(tmp_path):
+    inputs = keras.Input((8, 8, 8))
+    model = keras.Model(inputs, GroupedConv2D(8, 3, padding="same", groups=4)(inputs))
+    x = normal(2, 8, 8, 8)
+    model.save(tmp_path / "g.keras")
+    loaded = keras.models.load_model(tmp_path / "g.keras")
+    assert isinstance(loaded.layers[-1], GroupedConv2D)
+    np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
+    assert_tflite_builtin_parity(model, x)
 
 
 @pytest.mark.parametrize("dilation", [1, 2, 3])

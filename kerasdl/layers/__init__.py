@@ -1,5 +1,5 @@
 """Reusable subclassed Keras layers, grouped by kind (conv.py, blocks.py, attention.py, ...)."""
-from kerasdl.layers.conv import ConvBNAct
+from kerasdl.layers.conv import ConvBNAct, GroupedConv2D
 from kerasdl.layers.conv_reference import (conv2d_im2col, conv2d_naive, conv_output_size,
                                            effective_kernel_size, same_padding,
                                            transposed_conv_output_size)
@@ -21,7 +21,8 @@ from kerasdl.layers.transformer import (PaddingMask, PositionalEncoding, TokenAn
                                         sinusoidal_positional_encoding)
 
 __all__ = ["ChebConv", "ConvBNAct", "DeformableConv2D", "FusibleLSTM", "GATConv", "GCNConv",
-           "GINConv", "GRUCell", "GaussianSampling", "GraphReadout", "LSTMCell", "MessagePassing",
+           "GINConv", "GRUCell", "GaussianSampling", "GraphReadout", "GroupedConv2D", "LSTMCell",
+           "MessagePassing",
            "SAGEConv", "segment_pool",
            "MaskedConv2D", "MaskedDense", "MinibatchDiscrimination", "MinibatchStdDev", "PaddingMask",
            "PositionalEncoding", "ReversePadded", "SelfAttention2D", "SimpleRNNCell",
