@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from kerasdl.analysis import analyze, conv_output_size, profile_function, profile_model
 from kerasdl.analysis.report import PROFILED
-from kerasdl.layers import ConvBNAct
+from kerasdl.layers import ConvBNAct, GroupedConv2D
 
 L = keras.layers
 APPLICATIONS = {"resnet50": keras.applications.ResNet50, "vgg16": keras.applications.VGG16,
@@ -187,6 +187,19 @@ def test_macs_equal_half_of_tensorflow_profiler_conv_and_matmul_ops():
                                            "Conv2DBackpropInput", "MatMul"))
     pooling = sum(row.flops for row in report.layers if "Pooling" in row.layer_type)
     assert pooling == profiled.by_op_type["MaxPool"] + profiled.by_op_type["AvgPool"]
+
+
+def test_grouped_conv2d_does_exactly_the_grouped_multiply_adds():
+    """kerasdl's CPU grouped conv (depthwise + sum with 2 channels per group, split convs with 8)
+    runs no more multiply-accumulates than the grouped-conv formula counts."""
+    inputs = keras.Input((12, 12, 16))
+    x = GroupedConv2D(16, 3, padding="same", groups=8, use_bias=False)(inputs)
+    outputs = GroupedConv2D(32, 3, strides=2, padding="same", groups=2, use_bias=False)(x)
+    model = keras.Model(inputs, outputs)
+    report, profiled = analyze(model), profile_model(model)
+    assert report.macs == 12 * 12 * 16 * 9 * 2 + 6 * 6 * 32 * 9 * 8
+    assert 2 * report.macs == sum(profiled.by_op_type.get(op, 0)
+                                  for op in ("Conv2D", "DepthwiseConv2dNative"))
 
 
 @pytest.mark.parametrize("name", ["resnet50", "mobilenetv2"])
