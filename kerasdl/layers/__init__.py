@@ -22,8 +22,7 @@ from kerasdl.layers.transformer import (PaddingMask, PositionalEncoding, TokenAn
 
 __all__ = ["ChebConv", "ConvBNAct", "DeformableConv2D", "FusibleLSTM", "GATConv", "GCNConv",
            "GINConv", "GRUCell", "GaussianSampling", "GraphReadout", "GroupedConv2D", "LSTMCell",
-           "MessagePassing",
-           "SAGEConv", "segment_pool",
+           "MessagePassing", "SAGEConv", "segment_pool",
            "MaskedConv2D", "MaskedDense", "MinibatchDiscrimination", "MinibatchStdDev", "PaddingMask",
            "PositionalEncoding", "ReversePadded", "SelfAttention2D", "SimpleRNNCell",
            "TokenAndPositionEmbedding", "gaussian_kl", "gaussian_sample",
