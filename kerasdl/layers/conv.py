@@ -46,7 +46,7 @@ class GroupedConv2D(keras.layers.Conv2D):
     """``keras.layers.Conv2D(groups=G)`` that is fast on CPU: same kernel, same outputs.
 
     TensorFlow has no CPU kernel for grouped convolution, so Keras compiles it with XLA there,
-    which ran 10-120x slower per layer than this one on a 2-core CPU, and 13.7x slower on a
+    which ran 20-135x slower per layer than this one on a 2-core CPU, and 13x slower on a
     ResNeXt train step (benchmarks/grouped_conv.py). On a CPU-only host this layer computes the
     grouped conv from ops that have fast CPU kernels instead:
 
