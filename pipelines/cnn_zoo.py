@@ -92,10 +92,16 @@ def complexity(recipe: ClassifierRecipe) -> dict:
 
 
 def record(results_path: Path, name: str, row: dict) -> dict:
-    """Merge one model's row into results.json (atomic) and return all rows."""
-    rows = json.loads(results_path.read_text()) if results_path.exists() else {}
-    rows[name] = row
-    atomic_write_json(results_path, rows)
+    """Merge one model's row into results.json and return all rows. Atomic, and under an exclusive
+    lock (results.lock beside it), so zoo runs in parallel processes keep every row."""
+    import fcntl
+
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(results_path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = json.loads(results_path.read_text()) if results_path.exists() else {}
+        rows[name] = row
+        atomic_write_json(results_path, rows)
     return rows
 
 
