@@ -90,6 +90,22 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds = time.perf_counter() - self.start
 
 
+def fit_rate(model, x, y, batch: int, steps: int):
+    """A function returning examples/s of one ``fit`` epoch of ``steps`` batches of a compiled
+    ``model`` on the first ``steps * batch`` examples (fit's set-up untimed); one warm-up batch
+    (tracing) runs here."""
+    n = steps * batch
+    model.fit(x[:batch], y[:batch], batch_size=batch, epochs=1, verbose=0)
+    timer = EpochTimer()
+
+    def rate():
+        model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0, shuffle=True,
+                  callbacks=[timer])
+        return n / timer.seconds
+
+    return rate
+
+
 def trainer_rate(trainer, data, batch: int, steps: int, warmup_steps: int):
     """A function returning examples/s of ``steps`` more Trainer steps on ``data`` (each call
     resumes for one more epoch and times only its steps); the first ``warmup_steps`` — the

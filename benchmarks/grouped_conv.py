@@ -3,19 +3,19 @@
 
 TensorFlow has no CPU kernel for grouped convolution and Keras falls back to XLA for it;
 GroupedConv2D computes the same function from depthwise/split convs (kerasdl/layers/conv.py).
-Both sides train the same model with the same weights on the same real Fashion-MNIST batch
-(SGD, ``train_on_batch``, XLA off elsewhere); best of ``--repeats`` interleaved timings. The
+Both sides train the same model with the same weights on the same real Fashion-MNIST batches
+(SGD through ``fit``, XLA off elsewhere); best of ``--repeats`` interleaved timings. The
 table also shows the largest difference between the two models' outputs (the same function).
 
     python benchmarks/grouped_conv.py [--models resnext50_32x4d] [--batch 64] [--steps 3]
 """
 import argparse
-import time
 
 import keras
 import numpy as np
 
-from common import LOSS, best_interleaved, fashion_images, machine, markdown_table, save_json
+from common import (LOSS, best_interleaved, fashion_images, fit_rate, machine, markdown_table,
+                    save_json)
 import kerasdl
 from kerasdl.layers import GroupedConv2D
 
@@ -35,18 +35,10 @@ def with_keras_grouped_convs(model):
     return twin
 
 
-def step_rate(model, x, y, steps: int):
-    """A function returning images/s of ``steps`` SGD steps (after one untimed traced step)."""
+def step_rate(model, x, y, batch: int, steps: int):
+    """A function returning images/s of ``steps`` SGD steps (``fit``, XLA off)."""
     model.compile(keras.optimizers.SGD(1e-3), LOSS, jit_compile=False)
-    model.train_on_batch(x, y)
-
-    def rate():
-        start = time.perf_counter()
-        for _ in range(steps):
-            model.train_on_batch(x, y)
-        return steps * len(x) / (time.perf_counter() - start)
-
-    return rate
+    return fit_rate(model, x, y, batch, steps)
 
 
 def main(argv=None):
@@ -57,7 +49,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
-    x, y = fashion_images(args.batch)
+    x, y = fashion_images(args.batch * args.steps)
     rows = []
     for name in args.models.split(","):
         ours = kerasdl.create_model(name, num_classes=10, input_shape=(28, 28, 1),
@@ -65,9 +57,11 @@ def main(argv=None):
         if not any(isinstance(layer, GroupedConv2D) for layer in ours.layers):
             parser.error(f"{name} has no grouped convolution")
         twin = with_keras_grouped_convs(ours)
-        difference = float(np.max(np.abs(ours.predict(x, verbose=0) - twin.predict(x, verbose=0))))
-        runners = {"kerasdl": step_rate(ours, x, y, args.steps),
-                   "keras": step_rate(twin, x, y, args.steps)}
+        first = x[:args.batch]
+        difference = float(np.max(np.abs(ours.predict(first, verbose=0)
+                                         - twin.predict(first, verbose=0))))
+        runners = {"kerasdl": step_rate(ours, x, y, args.batch, args.steps),
+                   "keras": step_rate(twin, x, y, args.batch, args.steps)}
         rates = best_interleaved(runners, args.repeats)
         rows.append({"model": name, "batch": args.batch, "images_per_s": rates,
                      "ratio": rates["kerasdl"] / rates["keras"],

@@ -18,7 +18,7 @@ import json
 
 import keras
 
-from common import (LOSS, EpochTimer, ModelSpec, best_interleaved, machine, markdown_table,
+from common import (LOSS, ModelSpec, best_interleaved, fit_rate, machine, markdown_table,
                     save_json, trainer_rate)
 from kerasdl.data.pipelines import from_arrays
 from kerasdl.train import Trainer, precision_scope
@@ -49,16 +49,7 @@ def keras_runner(spec, x, y, batch, steps):
     """The same for plain Keras compile()/fit() with default settings."""
     model, label = keras_model(spec)
     model.compile(keras.optimizers.Adam(), LOSS)  # Keras defaults: jit_compile="auto", spe=1
-    n = steps * batch
-    model.fit(x[:batch], y[:batch], batch_size=batch, epochs=1, verbose=0)  # tracing, warm-up
-    timer = EpochTimer()
-
-    def run():
-        model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0, shuffle=True,
-                  callbacks=[timer])
-        return n / timer.seconds
-
-    return run, label, model.count_params()
+    return fit_rate(model, x, y, batch, steps), label, model.count_params()
 
 
 def variants(policy: dict, spe: int, ablate: bool) -> dict:

@@ -31,7 +31,7 @@ Last runs (fp32, XLA off; train time; Keras / int8 TFLite test accuracy on 10k i
           Alone, an epoch (430 steps of 128) takes, from 5 timed steps: inception_v3 22 min,
           xception 10, seresnet50 5.3, wrn28_10 6.0, densenet121 15, mobilenet_v1 7.9,
           mobilenet_v2 6.1, shufflenet_v2 4.8, resnext50 ~9 (it was ~2 h with Keras' grouped
-          conv, which XLA compiles on CPU; kerasdl's GroupedConv2D is 13.2x faster per step:
+          conv, which XLA compiles on CPU; kerasdl's GroupedConv2D is 13.1x faster per step:
           benchmarks/grouped_conv.py))
 """
 import argparse
