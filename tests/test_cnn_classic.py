@@ -77,16 +77,23 @@ def test_vgg_counts_by_formula(name):
     assert expected == MODELS.entry(name).info["params"]
 
 
-def test_nin_count_by_formula():
-    """No published figure for d2l's ImageNet NiN: three convs per mlpconv block, all biased."""
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_nin_count_by_formula(batch_norm):
+    """No published figure for d2l's ImageNet NiN: three convs per mlpconv block, all biased;
+    with ``batch_norm`` each conv trades its bias for BatchNorm's gamma and beta."""
     def mlpconv(k, c_in, c_out):
-        return conv(k, c_in, c_out) + 2 * conv(1, c_out, c_out)
+        return (conv(k, c_in, c_out, bias=not batch_norm, bn=batch_norm)
+                + 2 * conv(1, c_out, c_out, bias=not batch_norm, bn=batch_norm))
 
     expected = (mlpconv(11, 3, 96) + mlpconv(5, 96, 256) + mlpconv(3, 256, 384)
                 + mlpconv(3, 384, 1000))
-    assert expected == 7_439_608
+    conv_channels = 3 * (96 + 256 + 384 + 1000)  # bias -> gamma + beta: one more per channel
+    assert expected == 7_439_608 + batch_norm * conv_channels
     assert "params" not in MODELS.entry("nin").info
-    assert trainable(kerasdl.create_model("nin")) == expected
+    model = kerasdl.create_model("nin", batch_norm=batch_norm)
+    assert trainable(model) == expected
+    assert sum(isinstance(layer, keras.layers.BatchNormalization)
+               for layer in model.layers) == 12 * batch_norm
 
 
 @pytest.mark.parametrize("name", ["squeezenet1_0", "squeezenet1_1"])

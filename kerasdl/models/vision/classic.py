@@ -164,11 +164,18 @@ for (depth, batch_norm), count in VGG_PARAMS.items():  # vgg11 ... vgg19_bn
 del depth, batch_norm, count, name
 
 
-def nin_block(x, filters: int, kernel_size: int, strides: int = 1, *, padding="same", name: str):
-    """An mlpconv layer (Lin et al. 2014, Fig. 2): a k x k conv and two 1x1 convs, all ReLU."""
-    x = conv_relu(x, filters, kernel_size, strides, padding=padding, name=f"{name}_conv")
+def nin_block(x, filters: int, kernel_size: int, strides: int = 1, *, padding="same",
+              batch_norm: bool = False, name: str):
+    """An mlpconv layer (Lin et al. 2014, Fig. 2): a k x k conv and two 1x1 convs, all ReLU;
+    ``batch_norm``: each conv loses its bias and gains a BatchNorm before the ReLU."""
+    def conv(x, kernel, stride, pad, layer_name):
+        if batch_norm:
+            return conv_bn_act(x, filters, kernel, stride, padding=pad, name=layer_name)
+        return conv_relu(x, filters, kernel, stride, padding=pad, name=layer_name)
+
+    x = conv(x, kernel_size, strides, padding, f"{name}_conv")
     for i in (1, 2):
-        x = conv_relu(x, filters, 1, name=f"{name}_mlp{i}")
+        x = conv(x, 1, 1, "same", f"{name}_mlp{i}")
     return x
 
 
@@ -182,23 +189,25 @@ class NiN(ConvNet):
     The class maps pass a ReLU before the average, as in d2l and the paper's Caffe model, so the
     logits are non-negative. No parameter count is published for this form (7,439,608 at 1000
     classes: tests/test_cnn_classic.py checks it by formula). ``small_input``: 3x3 stride-1
-    first block and "same" pools (32 px -> 4x4).
+    first block and "same" pools (32 px -> 4x4). ``batch_norm=True``: BatchNorm after every
+    conv (not in the paper, which predates it; the plain form trains slowly from scratch).
     """
 
     @staticmethod
     def build_graph(num_classes=1000, input_shape=(224, 224, 3), small_input=False, width=1.0,
-                    dropout=0.5):
+                    dropout=0.5, batch_norm=False):
         inputs = image_input(input_shape)
         channels = functools.partial(scaled_channels, width=width)
+        block = functools.partial(nin_block, batch_norm=batch_norm)
         if small_input:
-            x = nin_block(inputs, channels(96), 3, name="block1")
+            x = block(inputs, channels(96), 3, name="block1")
         else:
-            x = nin_block(inputs, channels(96), 11, 4, padding="valid", name="block1")
+            x = block(inputs, channels(96), 11, 4, padding="valid", name="block1")
         pool = functools.partial(overlapping_pool, inputs=inputs, small_input=small_input)
-        x = nin_block(pool(x, name="pool1"), channels(256), 5, name="block2")
-        x = nin_block(pool(x, name="pool2"), channels(384), 3, name="block3")
+        x = block(pool(x, name="pool1"), channels(256), 5, name="block2")
+        x = block(pool(x, name="pool2"), channels(384), 3, name="block3")
         x = pool(x, name="pool3")
         if dropout:
             x = keras.layers.Dropout(dropout, name="dropout")(x)
-        x = nin_block(x, num_classes, 3, name="class_maps")
+        x = block(x, num_classes, 3, name="class_maps")
         return inputs, class_map_logits(x)
