@@ -4,7 +4,7 @@ and compare accuracy against parameters and FLOPs.
 
 Command:  python pipelines/cnn_zoo.py                       (every family below, its budget)
           python pipelines/cnn_zoo.py --models resnet18,mobilenet_v2 [--epochs N]
-          python pipelines/cnn_zoo.py --plot                (re-plot the recorded results)
+          python pipelines/cnn_zoo.py --plot                (re-plot; print the README table)
           python pipelines/cnn_zoo.py --fast --models lenet5 (CI smoke run: a few steps)
 Data:     real Fashion-MNIST 28x28x1, 55k train / 5k validation / 10k test (see
           pipelines/fashion_mnist_classifier.py), random horizontal flips.
@@ -150,7 +150,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=None, help="override every model's budget")
     parser.add_argument("--fast", action="store_true", help="a few steps on a subset (CI)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    parser.add_argument("--plot", action="store_true", help="only re-plot recorded results")
+    parser.add_argument("--plot", action="store_true", help="only re-plot the recorded results and print their table")
     parser.add_argument("--docs-plot", default=None,
                         help="also copy the plot here (e.g. docs/cnn_zoo.png for the README)")
     parser.add_argument("--out-dir", default=BASE.out_dir)
@@ -170,10 +170,22 @@ def main(argv=None):
     png = plot(rows)
     for path in (zoo_dir / "zoo.png", *([args.docs_plot] if args.docs_plot else [])):
         atomic_write_bytes(path, png)
-    for name, row in rows.items():
-        print(f"{name:22s} acc {100 * row['test_accuracy']:6.2f}%  int8 "
-              f"{100 * row['int8_accuracy']:6.2f}%  params {row['params']:>10,}  "
-              f"MFLOPs {row['flops'] / 1e6:9.1f}  {row['train_seconds'] / 60:6.1f} min")
+    print(markdown_table(rows))
+
+
+def markdown_table(rows: dict) -> str:
+    """The recorded results as the README's table, in ZOO order."""
+    lines = ["| model | width | epochs | params | MFLOPs (28×28) | train time | test acc | int8 acc |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in sorted(rows, key=lambda n: list(ZOO).index(n) if n in ZOO else len(ZOO)):
+        row = rows[name]
+        extra = {k: v for k, v in row["model_kwargs"].items() if k not in ("small_input", "width")}
+        label = name + "".join(f" ({k}={v})" for k, v in extra.items())
+        lines.append(f"| {label} | {row['model_kwargs'].get('width', 1):g} | {row['epochs']} | "
+                     f"{row['params']:,} | {row['flops'] / 1e6:.1f} | "
+                     f"{row['train_seconds'] / 60:.1f} min | {100 * row['test_accuracy']:.2f}% | "
+                     f"{100 * row['int8_accuracy']:.2f}% |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,11 @@ def test_fashion_mnist_pipeline_fast(tmp_path):
 
 def test_cnn_zoo_pipeline_fast(tmp_path):
     script = str(ROOT / "pipelines" / "cnn_zoo.py")
-    subprocess.run([sys.executable, script, "--fast", "--models", "lenet5", "--out-dir", str(tmp_path)],
-                   check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, script, "--fast", "--models", "lenet5", "--out-dir",
+                           str(tmp_path)], check=True, capture_output=True, text=True)
     rows = json.loads((tmp_path / "cnn_zoo_fast" / "results.json").read_text())
     row = rows["lenet5"]
+    assert f"| lenet5 | 1 | {row['epochs']} | 61,706 | 0.8 |" in done.stdout  # the README table
     assert row["params"] == 61_706  # 28x28 form pads C1 (as d2l does): LeNet-5's own count
     assert row["test_accuracy"] > 0.3 and row["int8_accuracy"] > 0.3  # chance is 0.1
     assert (tmp_path / "cnn_zoo_fast" / "zoo.png").stat().st_size > 10_000
