@@ -150,7 +150,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=None, help="override every model's budget")
     parser.add_argument("--fast", action="store_true", help="a few steps on a subset (CI)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    parser.add_argument("--plot", action="store_true", help="only re-plot the recorded results and print their table")
+    parser.add_argument("--plot", action="store_true",
+                        help="only re-plot the recorded results and print their table")
     parser.add_argument("--docs-plot", default=None,
                         help="also copy the plot here (e.g. docs/cnn_zoo.png for the README)")
     parser.add_argument("--out-dir", default=BASE.out_dir)
@@ -175,8 +176,8 @@ def main(argv=None):
 
 def markdown_table(rows: dict) -> str:
     """The recorded results as the README's table, in ZOO order."""
-    lines = ["| model | width | epochs | params | MFLOPs (28×28) | train time | test acc | int8 acc |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | width | epochs | params | MFLOPs (28×28) | train time | test acc "
+             "| int8 acc |", "|---|---|---|---|---|---|---|---|"]
     for name in sorted(rows, key=lambda n: list(ZOO).index(n) if n in ZOO else len(ZOO)):
         row = rows[name]
         extra = {k: v for k, v in row["model_kwargs"].items() if k not in ("small_input", "width")}
