@@ -76,6 +76,16 @@ def conv_relu(x, filters: int, kernel_size, strides=1, *, padding="same", name: 
                                kernel_initializer="he_normal", name=name)(x)
 
 
+def conv_relu_maybe_bn(x, filters: int, kernel_size, strides=1, *, batch_norm: bool,
+                       bn_bias: bool = False, padding="same", name: str):
+    """``conv_bn_act`` (conv bias kept only if ``bn_bias``) when ``batch_norm``, else ``conv_relu``:
+    the classic nets' conv -> ReLU with an optional BatchNorm (VGG-BN, NiN-BN)."""
+    if batch_norm:
+        return conv_bn_act(x, filters, kernel_size, strides, padding=padding, use_bias=bn_bias,
+                           name=name)
+    return conv_relu(x, filters, kernel_size, strides, padding=padding, name=name)
+
+
 def max_pool_ceil(x, pool_size: int = 3, strides: int = 2, *, name: str):
     """PyTorch's ``MaxPool2d(ceil_mode=True)``: ``ceil((n - k) / s) + 1`` outputs per side.
 

@@ -12,7 +12,7 @@ import functools
 
 import keras
 
-from kerasdl.layers.blocks import conv_bn_act, conv_relu
+from kerasdl.layers.blocks import conv_relu, conv_relu_maybe_bn
 from kerasdl.models.base import register_model
 from kerasdl.models.vision.convnet import (CLASSIFIER, TINY, ConvNet, class_map_logits,
                                            classifier_head, image_input, mark_feature,
@@ -110,10 +110,8 @@ VGG_CONVS_PER_STAGE = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3
 def vgg_stage(x, filters: int, convs: int, *, batch_norm: bool, name: str):
     """``convs`` 3x3 convs (with bias, as torchvision keeps it even before BN) -> ReLU."""
     for i in range(1, convs + 1):
-        if batch_norm:
-            x = conv_bn_act(x, filters, 3, use_bias=True, name=f"{name}_conv{i}")
-        else:
-            x = conv_relu(x, filters, 3, name=f"{name}_conv{i}")
+        x = conv_relu_maybe_bn(x, filters, 3, batch_norm=batch_norm, bn_bias=True,
+                               name=f"{name}_conv{i}")
     return x
 
 
@@ -168,14 +166,10 @@ def nin_block(x, filters: int, kernel_size: int, strides: int = 1, *, padding="s
               batch_norm: bool = False, name: str):
     """An mlpconv layer (Lin et al. 2014, Fig. 2): a k x k conv and two 1x1 convs, all ReLU;
     ``batch_norm``: each conv loses its bias and gains a BatchNorm before the ReLU."""
-    def conv(x, kernel, stride, pad, layer_name):
-        if batch_norm:
-            return conv_bn_act(x, filters, kernel, stride, padding=pad, name=layer_name)
-        return conv_relu(x, filters, kernel, stride, padding=pad, name=layer_name)
-
-    x = conv(x, kernel_size, strides, padding, f"{name}_conv")
+    x = conv_relu_maybe_bn(x, filters, kernel_size, strides, batch_norm=batch_norm,
+                           padding=padding, name=f"{name}_conv")
     for i in (1, 2):
-        x = conv(x, 1, 1, "same", f"{name}_mlp{i}")
+        x = conv_relu_maybe_bn(x, filters, 1, batch_norm=batch_norm, name=f"{name}_mlp{i}")
     return x
 
 
