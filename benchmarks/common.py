@@ -15,6 +15,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kerasdl  # noqa: E402
+from kerasdl.tables import markdown_table  # noqa: E402,F401  (the benchmarks import it from here)
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -137,12 +138,6 @@ def training_flops(model) -> int:
     from kerasdl.analysis import analyze
 
     return 3 * 2 * analyze(model).macs
-
-
-def markdown_table(header: list, rows: list) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def save_json(path, payload):

@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kerasdl.arguments import choose  # noqa: E402
 from kerasdl.io import atomic_write_bytes, atomic_write_json  # noqa: E402
+from kerasdl.tables import markdown_table  # noqa: E402
 from kerasdl.train.classification import ClassifierRecipe, run  # noqa: E402
 
 BASE = ClassifierRecipe(dataset="fashion_mnist", batch_size=128, learning_rate=2e-3,
@@ -177,23 +178,21 @@ def main(argv=None):
     png = plot(rows)
     for path in (zoo_dir / "zoo.png", *([args.docs_plot] if args.docs_plot else [])):
         atomic_write_bytes(path, png)
-    print(markdown_table(rows))
+    print(results_table(rows))
 
 
-def markdown_table(rows: dict) -> str:
+def results_table(rows: dict) -> str:
     """The recorded results as the README's table, in ZOO order."""
-    lines = ["| model | width | epochs | params | MFLOPs (28×28) | train time | test acc "
-             "| int8 acc |", "|---|---|---|---|---|---|---|---|"]
+    body = []
     for name in sorted(rows, key=lambda n: list(ZOO).index(n) if n in ZOO else len(ZOO)):
         row = rows[name]
         extra = {k: v for k, v in row["model_kwargs"].items() if k not in ("small_input", "width")}
-        label = name + "".join(f" ({k}={v})" for k, v in extra.items())
-        lines.append(f"| {label} | {row['model_kwargs'].get('width', 1):g} | {row['epochs']} | "
-                     f"{row['params']:,} | {row['flops'] / 1e6:.1f} | "
-                     f"{row['train_seconds'] / 60:.1f} min | {100 * row['test_accuracy']:.2f}% | "
-                     f"{100 * row['int8_accuracy']:.2f}% |")
-    return "\n".join(lines)
-
+        body.append([name + "".join(f" ({k}={v})" for k, v in extra.items()),
+                     f"{row['model_kwargs'].get('width', 1):g}", row["epochs"], f"{row['params']:,}",
+                     f"{row['flops'] / 1e6:.1f}", f"{row['train_seconds'] / 60:.1f} min",
+                     f"{100 * row['test_accuracy']:.2f}%", f"{100 * row['int8_accuracy']:.2f}%"])
+    return markdown_table(["model", "width", "epochs", "params", "MFLOPs (28×28)", "train time",
+                           "test acc", "int8 acc"], body)
 
 if __name__ == "__main__":
     main()

@@ -67,6 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from kerasdl.arguments import choose  # noqa: E402
+from kerasdl.tables import markdown_table  # noqa: E402
 
 # name -> (generator, discriminator, GANTrainer settings, discriminator hyperparameters)
 VARIANTS = {
@@ -174,16 +175,14 @@ def fid_plot(rows, path):
     save_figure(fig, path, dpi=100)
 
 
-def markdown_table(rows, dataset) -> str:
-    lines = [f"# GAN variants on {dataset} (equal step budget)", "",
-             "| variant | networks | objective | steps | G updates | wall time (s) | "
-             "ms/step | FID | IS |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
-    for r in sorted(rows, key=lambda r: r["fid"]):
-        lines.append(f"| {r['variant']} | {r['config']['generator']} / "
-                     f"{r['config']['discriminator']} | {r['config']['objective']} | {r['steps']} | "
-                     f"{r['generator_updates']} | {r['wall_seconds']:.0f} | "
-                     f"{r['ms_per_step']:.0f} | {r['fid']:.2f} | {r['is']:.2f} |")
-    return "\n".join(lines) + "\n"
+def results_table(rows, dataset) -> str:
+    body = [(r["variant"], f"{r['config']['generator']} / {r['config']['discriminator']}",
+             r["config"]["objective"], r["steps"], r["generator_updates"], f"{r['wall_seconds']:.0f}",
+             f"{r['ms_per_step']:.0f}", f"{r['fid']:.2f}", f"{r['is']:.2f}")
+            for r in sorted(rows, key=lambda r: r["fid"])]
+    table = markdown_table(["variant", "networks", "objective", "steps", "G updates", "wall time (s)",
+                            "ms/step", "FID", "IS"], body, align="lllrrrrrr")
+    return f"# GAN variants on {dataset} (equal step budget)\n\n{table}\n"
 
 
 def main(argv=None):
@@ -300,7 +299,7 @@ def main(argv=None):
                    "train_examples": classifier_meta.get("train_examples_used"),
                    "seconds": round(classifier_seconds, 1)},
                "export": export, "total_seconds": round(time.perf_counter() - start_all, 1)}
-    table = markdown_table(rows, args.dataset)
+    table = results_table(rows, args.dataset)
     notes = [f"Classifier for FID/IS: simple_cnn, test accuracy {summary['classifier']['test_accuracy']:.4f}."]
     if real_half:
         notes.append(f"Real vs real (test images 5000-9999 vs 0-4999): FID {real_half['fid']:.2f}, "

@@ -45,6 +45,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kerasdl.io import atomic_write_json, atomic_write_text  # noqa: E402
+from kerasdl.tables import markdown_table  # noqa: E402
 
 DATASETS = ("karate_club", "drosophila")
 MODELS = ("gcn", "chebnet", "gat", "graphsage", "graphsage_sampled", "mlp")
@@ -260,11 +261,11 @@ def main(argv=None):
     summary = {"steps": steps, "seeds": seeds, "results": results,
                "wall_seconds": round(time.perf_counter() - start, 1)}
     atomic_write_json(out / "results.json", summary)
-    lines = ["| dataset | model | test accuracy (mean ± std) | beats MLP |", "|---|---|---|---|"]
-    lines += [f"| {d} | {m} | {r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f} | "
-              f"{'yes' if r['beats_mlp'] else 'no'} |"
-              for d, rows in results.items() for m, r in rows.items() if m != "exported"]
-    atomic_write_text(out / "results.md", "\n".join(lines) + "\n")
+    table = markdown_table(["dataset", "model", "test accuracy (mean ± std)", "beats MLP"],
+                           [(d, m, f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}",
+                             "yes" if r["beats_mlp"] else "no")
+                            for d, rows in results.items() for m, r in rows.items() if m != "exported"])
+    atomic_write_text(out / "results.md", table + "\n")
     print(f"wrote {out} in {summary['wall_seconds']} s")
     return summary
 

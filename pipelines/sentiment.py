@@ -55,6 +55,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kerasdl.io import atomic_path, atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: E402
+from kerasdl.tables import markdown_table  # noqa: E402
 
 DEFAULT_MODELS = ("textcnn", "bilstm_classifier", "transformer_classifier")
 MAX_TOKENS, SEQUENCE_LENGTH, BATCH_SIZE, LEARNING_RATE, PATIENCE = 20000, 48, 64, 1e-3, 2
@@ -237,17 +238,16 @@ def deployed_variant(tflite: dict) -> str:
 
 def table(rows: dict) -> str:
     """Markdown table for the README."""
-    lines = ["| model | params | epochs (best) | val acc | test acc | TFLite fp32 | deployed variant | "
-             "size | test acc | batch-1 latency |", "|---|---|---|---|---|---|---|---|---|---|"]
+    body = []
     for name, row in rows.items():
         d = row["tflite"][row["deployed"]]
-        lines.append(
-            f"| {name} | {row['params']:,} | {row['epochs_run']} ({row['best_epoch']}) | "
-            f"{100 * row['val_accuracy']:.2f}% | {100 * row['test_accuracy']:.2f}% | "
-            f"{row['tflite']['fp32']['size_bytes'] / 1e6:.2f} MB | {row['deployed']} | "
-            f"{d['size_bytes'] / 1e6:.2f} MB | {100 * d['parity']['tflite_accuracy']:.2f}% | "
-            f"{d['latency']['median_ms']:.2f} ms |")
-    return "\n".join(lines) + "\n"
+        body.append([name, f"{row['params']:,}", f"{row['epochs_run']} ({row['best_epoch']})",
+                     f"{100 * row['val_accuracy']:.2f}%", f"{100 * row['test_accuracy']:.2f}%",
+                     f"{row['tflite']['fp32']['size_bytes'] / 1e6:.2f} MB", row["deployed"],
+                     f"{d['size_bytes'] / 1e6:.2f} MB", f"{100 * d['parity']['tflite_accuracy']:.2f}%",
+                     f"{d['latency']['median_ms']:.2f} ms"])
+    return markdown_table(["model", "params", "epochs (best)", "val acc", "test acc", "TFLite fp32",
+                           "deployed variant", "size", "test acc", "batch-1 latency"], body) + "\n"
 
 
 # -------------------------------------------------------------------------------------- main

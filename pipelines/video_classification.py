@@ -27,7 +27,6 @@ Last run: 2026-12-02, 150 steps each, 8-way direction test accuracy (chance 12.5
           direction in 2/8, 0/7, 0/8 windows (domain gap). Params/FLOPs: --complexity.
 """
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kerasdl.arguments import choose  # noqa: E402
 from kerasdl.io import atomic_write_bytes, atomic_write_json  # noqa: E402
+from kerasdl.tables import markdown_table  # noqa: E402
 
 NARROW = {"filters": (8, 16, 32)}
 # model -> model kwargs at the pipeline size
@@ -200,12 +200,11 @@ def count_all(names, path: Path) -> dict:
 
 
 def table(rows: dict) -> str:
-    lines = ["| model | test accuracy | params | MFLOPs / clip | steps | train min |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for name, row in rows.items():
-        lines.append(f"| {name} | {100 * row['test_accuracy']:.1f}% | {row['params']:,} | "
-                     f"{row['flops'] / 1e6:.1f} | {row['steps']} | {row['train_seconds'] / 60:.1f} |")
-    return "\n".join(lines)
+    return markdown_table(
+        ["model", "test accuracy", "params", "MFLOPs / clip", "steps", "train min"],
+        [(name, f"{100 * row['test_accuracy']:.1f}%", f"{row['params']:,}", f"{row['flops'] / 1e6:.1f}",
+          row["steps"], f"{row['train_seconds'] / 60:.1f}") for name, row in rows.items()],
+        align="lrrrrr")
 
 
 def main(argv=None):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from kerasdl.automl.search_space import RECIPE_KEYS, SearchSpace
 from kerasdl.io import atomic_write_json, atomic_write_text
+from kerasdl.tables import markdown_table
 
 TUNERS = ("grid", "random", "bayesian", "hyperband")
 
@@ -200,13 +201,10 @@ def best_trials_table(rows: list[dict], direction: str, top: int = 10) -> str:
     done = [r for r in rows if r["score"] is not None]
     done.sort(key=lambda r: r["score"], reverse=direction == "max")
     names = sorted({k for r in done for k in r["hyperparameters"]})
-    lines = ["| rank | trial | score | epochs trained | seconds | " + " | ".join(names) + " |",
-             "|" + "---|" * (5 + len(names))]
-    for rank, r in enumerate(done[:top], 1):
-        cells = [_cell(r["hyperparameters"].get(n, "")) for n in names]
-        lines.append(f"| {rank} | {r['trial_id']} | {r['score']:.4f} | {r['epochs'] - r['initial_epoch']} | "
-                     f"{r['seconds']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    body = [[rank, r["trial_id"], f"{r['score']:.4f}", r["epochs"] - r["initial_epoch"], r["seconds"],
+             *(_cell(r["hyperparameters"].get(n, "")) for n in names)]
+            for rank, r in enumerate(done[:top], 1)]
+    return markdown_table(["rank", "trial", "score", "epochs trained", "seconds", *names], body) + "\n"
 
 
 def _test_accuracy(tuner, splits) -> float:
