@@ -358,3 +358,41 @@ def test_detect_digits_pipeline_fast(tmp_path):
         assert 0 <= metrics["map50_voc11"] <= 1 and 0 <= metrics["coco_map_50_95"] <= 1
         assert metrics["raw_fp32_max_abs_error"] <= 1e-4
         assert (folder / "detector.tflite").stat().st_size > 0
+
+
+def test_copy_backbone_weights_seeds_the_detector_backbone():
+    import kerasdl
+    from kerasdl.models.detection.heads import copy_backbone_weights
+
+    small = {"input_shape": (32, 32, 1), "num_classes": 3, "head_channels": 8}
+    detector = kerasdl.create_model("ssd", backbone_width=1 / 16, **small)
+    classifier = kerasdl.create_model("resnet18", num_classes=3, input_shape=(32, 32, 1), width=1 / 16)
+    x = np.random.default_rng(0).random((2, 32, 32, 1), np.float32)
+    nested = detector.get_layer("res_net_backbone")
+    before = nested(x)["stride8"]
+    # to stride 16: stem (conv, BN) + 3 stages x 2 blocks x 2 (conv, BN) + 2 shortcuts x (conv, BN)
+    assert copy_backbone_weights(detector, classifier) == 2 + 3 * 2 * 2 * 2 + 2 * 2
+    after, reference = nested(x), classifier.backbone([8, 16])(x)
+    for key in ("stride8", "stride16"):
+        np.testing.assert_allclose(after[key], reference[key], atol=1e-6)
+    assert not np.allclose(before, after["stride8"])
+    wider = kerasdl.create_model("resnet18", num_classes=3, input_shape=(32, 32, 1), width=1 / 8)
+    with pytest.raises(ValueError, match="same width"):
+        copy_backbone_weights(detector, wider)
+    with pytest.raises(ValueError, match="nested backbone"):
+        copy_backbone_weights(classifier, classifier)
+
+
+def test_detect_digits_pretraining_seeds_the_backbone(tmp_path):
+    import argparse
+    import sys
+
+    sys.path.insert(0, "pipelines")
+    import detect_digits
+    from kerasdl.data.canvases import canvases
+
+    args = argparse.Namespace(fast=True, batch_size=16, learning_rate=2e-3, epochs=1, resume=False,
+                              pretrain_epochs=1, train_canvases=64, test_canvases=16, distort=0.0)
+    model, info = detect_digits.train("ssd", canvases("train", 64), args, tmp_path)
+    assert info["pretrain_epochs"] == 1 and 0 <= info["pretrain_test_digit_accuracy"] <= 1
+    assert info["final_loss"] > 0 and (tmp_path / "pretrain_checkpoints").is_dir()

@@ -1,5 +1,6 @@
-"""Detector building blocks over a kerasdl backbone: multi-scale features, SSD's extra levels,
-the FPN top-down neck, the SPP block, and the per-level anchor head."""
+"""Detector building blocks over a kerasdl backbone: multi-scale features (and seeding them from a
+pretrained classifier), SSD's extra levels, the FPN top-down neck, the SPP block, and the
+per-level anchor head."""
 from __future__ import annotations
 
 import keras
@@ -19,6 +20,34 @@ def backbone_features(inputs, backbone: str, width: float, strides, small_input=
     features = net.backbone(strides)(inputs)
     return [features[f"stride{s}"] for s in strides]
 
+
+def copy_backbone_weights(detector, classifier) -> int:
+    """Seed ``detector``'s backbone (the nested model ``backbone_features`` built) with a trained
+    ``classifier``'s weights, layer by layer by name; returns how many layers were copied.
+
+    ``classifier`` is the registered backbone built with the detector's width and input shape
+    (e.g. pretrained on single-object images); its head is not used.
+    """
+    nested = [layer for layer in detector.layers
+              if isinstance(layer, keras.Model) and layer.name.endswith("_backbone")]
+    if len(nested) != 1:
+        raise ValueError(f"{detector.name} has {len(nested)} nested backbone models, expected one")
+    names = {layer.name for layer in classifier.layers}
+    copied = 0
+    for layer in nested[0].layers:
+        if not layer.weights:
+            continue
+        if layer.name not in names:
+            raise ValueError(f"classifier {classifier.name!r} has no layer {layer.name!r}: build the "
+                             f"detector's backbone ({nested[0].name}) with the same width")
+        source = classifier.get_layer(layer.name)
+        shapes = [tuple(w.shape) for w in layer.weights], [tuple(w.shape) for w in source.weights]
+        if shapes[0] != shapes[1]:
+            raise ValueError(f"layer {layer.name!r}: detector weights {shapes[0]} vs classifier "
+                             f"{shapes[1]}: build both with the same width and input channels")
+        layer.set_weights(source.get_weights())
+        copied += 1
+    return copied
 
 def extra_levels(x, levels: int, channels: int, name: str = "extra"):
     """SSD's extra feature layers: ``levels`` × (1×1 reduce, 3×3 stride-2 conv), each halving."""
