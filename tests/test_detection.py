@@ -396,3 +396,21 @@ def test_detect_digits_pretraining_seeds_the_backbone(tmp_path):
     model, info = detect_digits.train("ssd", canvases("train", 64), args, tmp_path)
     assert info["pretrain_epochs"] == 1 and 0 <= info["pretrain_test_digit_accuracy"] <= 1
     assert info["final_loss"] > 0 and (tmp_path / "pretrain_checkpoints").is_dir()
+
+
+@pytest.mark.parametrize("name", ["ssd", "yolo_v3", "yolo_v1", "faster_rcnn", "rfcn"])
+def test_every_detector_backbone_takes_classifier_weights(name):
+    import kerasdl
+    from kerasdl.models.detection.heads import copy_backbone_weights
+    from kerasdl.registry import MODELS
+
+    detector = kerasdl.create_model(name, **MODELS.entry(name).info["small"])
+    config = detector.hyperparameters
+    classifier = kerasdl.create_model(config["backbone"], num_classes=config["num_classes"],
+                                      input_shape=config["input_shape"], width=config["backbone_width"])
+    nested = next(layer for layer in detector.layers if layer.name.endswith("_backbone"))
+    weighted = [layer for layer in nested.layers if layer.weights]
+    assert copy_backbone_weights(detector, classifier) == len(weighted) > 0
+    for layer in weighted:
+        for mine, theirs in zip(layer.get_weights(), classifier.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(mine, theirs)
