@@ -105,7 +105,7 @@ def train(name, train_set, args, out, **kwargs):
 
 def pretrain_backbone(model, args, out):
     """Classification pretraining, the small-data stand-in for an ImageNet backbone: the
-    detector's backbone (plus a pooled softmax head) learns to name the digit on single-digit
+    detector's backbone (plus a pooled logits head) learns to name the digit on single-digit
     canvases drawn from the *train* digits only, then seeds the detector's backbone."""
     import keras
 
