@@ -36,6 +36,7 @@ Last runs (fp32, XLA off; train time; Keras / int8 TFLite test accuracy on 10k i
           shufflenet_v2 w0.5   3 ep 26.0 min  88.16% / 88.34%
           resnext50 w0.125     2 ep 32.3 min  87.27% / 86.91%   (under 88%)
           resnext50 w0.125     3 ep 29.2 min  88.93% / 88.59%   (2026-12-02 evening, faster hour)
+          densenet121 w0.25    2 ep 40.7 min  91.99% / 92.15%
           Not run yet: inception_v3 (22 min/epoch alone at w0.25, from 5 timed steps) and
           densenet121 (15 min/epoch alone); their budgets below are proposals. ResNeXt runs at
           this speed only with kerasdl's GroupedConv2D: Keras compiles grouped convs with XLA on
