@@ -368,7 +368,7 @@ def test_copy_backbone_weights_seeds_the_detector_backbone():
     detector = kerasdl.create_model("ssd", backbone_width=1 / 16, **small)
     classifier = kerasdl.create_model("resnet18", num_classes=3, input_shape=(32, 32, 1), width=1 / 16)
     x = np.random.default_rng(0).random((2, 32, 32, 1), np.float32)
-    nested = detector.get_layer("res_net_backbone")
+    nested = next(layer for layer in detector.layers if layer.name.endswith("_backbone"))  # name uniquified
     before = nested(x)["stride8"]
     # to stride 16: stem (conv, BN) + 3 stages x 2 blocks x 2 (conv, BN) + 2 shortcuts x (conv, BN)
     assert copy_backbone_weights(detector, classifier) == 2 + 3 * 2 * 2 * 2 + 2 * 2
