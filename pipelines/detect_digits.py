@@ -7,7 +7,8 @@ boxes, exports with NMS inside the TFLite model.
 Command:  python pipelines/detect_digits.py        (ssd, yolo_v3, yolo_v1, faster_rcnn, rfcn;
                                                      --models ssd; --augment 1: box-aware copies)
           python pipelines/detect_digits.py --models ssd --pretrain-epochs 8   (backbone first
-                                                     classifies single-digit train canvases)
+                                                     classifies single-digit train canvases;
+                                                     --weight-decay W: AdamW instead of Adam)
           python pipelines/detect_digits.py --fast --out-dir /tmp/x   (CI smoke run)
 Data:     kerasdl.data.canvases (real MNIST-10k digits composited; synthetic layout, real
           objects). Protocol: 64×64 canvases, 1-4 digits each, scale U(0.8, 1.6) of the 28 px
@@ -96,7 +97,8 @@ def train(name, train_set, args, out, **kwargs):
     targets = model.batch_targets(train_set.boxes, train_set.classes)
     steps = len(train_set) // args.batch_size
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.epochs * steps)
-    trainer = Trainer(model, loss, keras.optimizers.Adam(schedule), jit_compile=False,
+    weight_decay = getattr(args, "weight_decay", 0.0)  # detect_nuclei's arguments have none
+    trainer = Trainer(model, loss, optimizer(schedule, weight_decay), jit_compile=False,
                       steps_per_execution=1 if args.fast else 10, verbose=2,
                       checkpoint_dir=out / "checkpoints", log_dir=out / "logs")
     start = time.perf_counter()
@@ -104,7 +106,18 @@ def train(name, train_set, args, out, **kwargs):
                 epochs=args.epochs, steps_per_epoch=steps, resume=args.resume)
     seconds = time.perf_counter() - start
     return model, {"train_seconds": round(seconds, 1), "params": model.count_params(),
-                   "final_loss": trainer.history.epochs[-1].get("loss"), **pretrained}
+                   "final_loss": trainer.history.epochs[-1].get("loss"), "weight_decay": weight_decay,
+                   **pretrained}
+
+
+
+def optimizer(schedule, weight_decay=0.0):
+    """Adam, or AdamW (decoupled weight decay) when ``weight_decay > 0``."""
+    import keras
+
+    if weight_decay:
+        return keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
+    return keras.optimizers.Adam(schedule)
 
 
 def pretrain_backbone(model, args, out):
@@ -130,7 +143,8 @@ def pretrain_backbone(model, args, out):
     labels = [np.array([c[0] for c in d.classes]) for d in (digits, held_out)]
     steps = len(digits) // args.batch_size
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.pretrain_epochs * steps)
-    trainer = Trainer(classifier, classification_loss(), keras.optimizers.Adam(schedule),
+    trainer = Trainer(classifier, classification_loss(),
+                      optimizer(schedule, getattr(args, "weight_decay", 0.0)),
                       jit_compile=False, steps_per_execution=1 if args.fast else 10, verbose=2,
                       checkpoint_dir=out / "pretrain_checkpoints")
     start = time.perf_counter()
@@ -271,8 +285,12 @@ def main(argv=None):
     parser.add_argument("--pretrain-epochs", type=int, default=0, metavar="N",
                         help="first train the backbone N epochs to classify single-digit canvases "
                              "of the train digits (--train-canvases of them), then detect")
+    parser.add_argument("--weight-decay", type=float, default=0.0,
+                        help="AdamW's decoupled weight decay (default 0: Adam)")
     args = parser.parse_args(argv)
     names = choose(parser, "--models", args.models, MODELS)
+    if args.weight_decay < 0:
+        parser.error(f"--weight-decay must be >= 0, got {args.weight_decay}")
     if args.pretrain_epochs < 0:
         parser.error(f"--pretrain-epochs must be >= 0, got {args.pretrain_epochs}")
     if args.fast:

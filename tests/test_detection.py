@@ -414,3 +414,18 @@ def test_every_detector_backbone_takes_classifier_weights(name):
     for layer in weighted:
         for mine, theirs in zip(layer.get_weights(), classifier.get_layer(layer.name).get_weights()):
             np.testing.assert_array_equal(mine, theirs)
+
+
+def test_detect_digits_optimizer_and_bad_arguments(capsys):
+    import sys
+
+    sys.path.insert(0, "pipelines")
+    import detect_digits
+
+    assert type(detect_digits.optimizer(1e-3)) is keras.optimizers.Adam
+    adamw = detect_digits.optimizer(1e-3, 0.05)
+    assert isinstance(adamw, keras.optimizers.AdamW) and adamw.weight_decay == pytest.approx(0.05)
+    for flag in ("--weight-decay", "--pretrain-epochs"):
+        with pytest.raises(SystemExit):
+            detect_digits.main([flag, "-1"])
+        assert f"{flag} must be >= 0" in capsys.readouterr().err
