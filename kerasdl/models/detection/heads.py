@@ -49,6 +49,7 @@ def copy_backbone_weights(detector, classifier) -> int:
         copied += 1
     return copied
 
+
 def extra_levels(x, levels: int, channels: int, name: str = "extra"):
     """SSD's extra feature layers: ``levels`` × (1×1 reduce, 3×3 stride-2 conv), each halving."""
     out = []
