@@ -15,7 +15,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kerasdl  # noqa: E402
-from kerasdl.tables import markdown_table  # noqa: E402,F401  (the benchmarks import it from here)
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 

@@ -14,8 +14,9 @@ import argparse
 import keras
 import numpy as np
 
-from common import (LOSS, best_interleaved, fashion_images, fit_rate, machine, markdown_table,
+from common import (LOSS, best_interleaved, fashion_images, fit_rate, machine,
                     save_json)
+from kerasdl.tables import markdown_table  # noqa: E402
 import kerasdl
 from kerasdl.layers import GroupedConv2D
 

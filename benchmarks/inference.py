@@ -23,7 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import LOSS, fashion_images, machine, markdown_table, save_json
+from common import LOSS, fashion_images, machine, save_json
+from kerasdl.tables import markdown_table  # noqa: E402
 import kerasdl
 from kerasdl.export import MODES, TFLiteRunner, convert, export_saved_model, latency, size_bytes
 from kerasdl.export.bench import time_calls

@@ -20,7 +20,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from common import LOSS, best_interleaved, machine, markdown_table, save_json, trainer_rate
+from common import LOSS, best_interleaved, machine, save_json, trainer_rate
+from kerasdl.tables import markdown_table  # noqa: E402
 import kerasdl
 from kerasdl.data.pipelines import from_arrays
 from kerasdl.train import Trainer

@@ -16,7 +16,8 @@ import time
 
 import tensorflow as tf
 
-from common import ModelSpec, machine, markdown_table, save_json, training_flops
+from common import ModelSpec, machine, save_json, training_flops
+from kerasdl.tables import markdown_table  # noqa: E402
 from train_step import trainer_runner
 
 

@@ -14,8 +14,9 @@ import io
 
 import numpy as np
 
-from common import (LOSS, ModelSpec, best_interleaved, machine, markdown_table, save_json,
+from common import (LOSS, ModelSpec, best_interleaved, machine, save_json,
                     trainer_rate, training_flops)
+from kerasdl.tables import markdown_table  # noqa: E402
 import kerasdl
 from kerasdl.data.pipelines import from_arrays
 from kerasdl.io import atomic_write_bytes

@@ -17,7 +17,8 @@ import time
 
 import keras
 
-from common import LOSS, machine, markdown_table, save_json
+from common import LOSS, machine, save_json
+from kerasdl.tables import markdown_table  # noqa: E402
 import kerasdl
 from kerasdl.data.pipelines import from_arrays
 from kerasdl.losses import classification_loss

@@ -18,8 +18,9 @@ import json
 
 import keras
 
-from common import (LOSS, ModelSpec, best_interleaved, fit_rate, machine, markdown_table,
+from common import (LOSS, ModelSpec, best_interleaved, fit_rate, machine,
                     save_json, trainer_rate)
+from kerasdl.tables import markdown_table  # noqa: E402
 from kerasdl.data.pipelines import from_arrays
 from kerasdl.train import Trainer, precision_scope
 
