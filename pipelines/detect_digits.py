@@ -48,6 +48,8 @@ Last run: 2026-12-02, `--models ssd --epochs 12` and `--models yolo_v3 --epochs 
           backbone 96.5% on single test digits; detector mAP@0.5 0.675 / 0.698, COCO 0.373 —
           +0.01. Class-agnostic AP@0.5 on the test canvases: 0.837, 0.857 after a cross-class
           NMS (docs/detection.md): about 0.14 of the shortfall is boxes, 0.18 the class.
+          `--models ssd --epochs 24 --augment 1 --weight-decay 0.05` (AdamW; 674 s, mostly idle
+          CPU): mAP@0.5 0.672 / 0.700, COCO 0.372 — +0.008.
 Output:   saved_models/detect_digits_<model>/: metrics.json, logs/, the export files;
           docs/detect_digits_<model>.png (with --docs-dir) overlay of test predictions.
 """
