@@ -95,11 +95,12 @@ def train(name, train_set, args, out, **kwargs):
 
     keras.utils.set_random_seed(0)
     model, loss = build(name, args.fast, **kwargs)
-    pretrained = pretrain_backbone(model, args, out) if getattr(args, "pretrain_epochs", 0) else {}
+    weight_decay = getattr(args, "weight_decay", 0.0)  # detect_nuclei's arguments have neither
+    pretrained = (pretrain_backbone(model, args, out, weight_decay)
+                  if getattr(args, "pretrain_epochs", 0) else {})
     targets = model.batch_targets(train_set.boxes, train_set.classes)
     steps = len(train_set) // args.batch_size
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.epochs * steps)
-    weight_decay = getattr(args, "weight_decay", 0.0)  # detect_nuclei's arguments have none
     trainer = Trainer(model, loss, optimizer(schedule, weight_decay), jit_compile=False,
                       steps_per_execution=1 if args.fast else 10, verbose=2,
                       checkpoint_dir=out / "checkpoints", log_dir=out / "logs")
@@ -112,7 +113,6 @@ def train(name, train_set, args, out, **kwargs):
                    **pretrained}
 
 
-
 def optimizer(schedule, weight_decay=0.0):
     """Adam, or AdamW (decoupled weight decay) when ``weight_decay > 0``."""
     import keras
@@ -122,22 +122,20 @@ def optimizer(schedule, weight_decay=0.0):
     return keras.optimizers.Adam(schedule)
 
 
-def pretrain_backbone(model, args, out):
+def pretrain_backbone(model, args, out, weight_decay=0.0):
     """Classification pretraining, the small-data stand-in for an ImageNet backbone: the
     detector's backbone (plus a pooled logits head) learns to name the digit on single-digit
     canvases drawn from the *train* digits only, then seeds the detector's backbone."""
     import keras
 
-    import kerasdl
     from kerasdl.data.canvases import canvases
     from kerasdl.data.pipelines import from_arrays
     from kerasdl.losses import classification_loss
-    from kerasdl.models.detection.heads import copy_backbone_weights
+    from kerasdl.models.detection.heads import backbone_classifier, copy_backbone_weights
     from kerasdl.train import Trainer
 
     config = model.hyperparameters
-    classifier = kerasdl.create_model(config["backbone"], num_classes=config["num_classes"],
-                                      input_shape=config["input_shape"], width=config["backbone_width"])
+    classifier = backbone_classifier(model)
     size = config["input_shape"][0]
     digits = canvases("train", args.train_canvases, size=size, max_objects=1, distort=args.distort,
                       seed=2)
@@ -145,8 +143,7 @@ def pretrain_backbone(model, args, out):
     labels = [np.array([c[0] for c in d.classes]) for d in (digits, held_out)]
     steps = len(digits) // args.batch_size
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.pretrain_epochs * steps)
-    trainer = Trainer(classifier, classification_loss(),
-                      optimizer(schedule, getattr(args, "weight_decay", 0.0)),
+    trainer = Trainer(classifier, classification_loss(), optimizer(schedule, weight_decay),
                       jit_compile=False, steps_per_execution=1 if args.fast else 10, verbose=2,
                       checkpoint_dir=out / "pretrain_checkpoints")
     start = time.perf_counter()

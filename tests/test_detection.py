@@ -362,13 +362,13 @@ def test_detect_digits_pipeline_fast(tmp_path):
 
 def test_copy_backbone_weights_seeds_the_detector_backbone():
     import kerasdl
-    from kerasdl.models.detection.heads import copy_backbone_weights
+    from kerasdl.models.detection.heads import copy_backbone_weights, nested_backbone
 
     small = {"input_shape": (32, 32, 1), "num_classes": 3, "head_channels": 8}
     detector = kerasdl.create_model("ssd", backbone_width=1 / 16, **small)
     classifier = kerasdl.create_model("resnet18", num_classes=3, input_shape=(32, 32, 1), width=1 / 16)
     x = np.random.default_rng(0).random((2, 32, 32, 1), np.float32)
-    nested = next(layer for layer in detector.layers if layer.name.endswith("_backbone"))  # name uniquified
+    nested = nested_backbone(detector)
     before = nested(x)["stride8"]
     # to stride 16: stem (conv, BN) + 3 stages x 2 blocks x 2 (conv, BN) + 2 shortcuts x (conv, BN)
     assert copy_backbone_weights(detector, classifier) == 2 + 3 * 2 * 2 * 2 + 2 * 2
@@ -401,14 +401,13 @@ def test_detect_digits_pretraining_seeds_the_backbone(tmp_path):
 @pytest.mark.parametrize("name", ["ssd", "yolo_v3", "yolo_v1", "faster_rcnn", "rfcn"])
 def test_every_detector_backbone_takes_classifier_weights(name):
     import kerasdl
-    from kerasdl.models.detection.heads import copy_backbone_weights
+    from kerasdl.models.detection.heads import (backbone_classifier, copy_backbone_weights,
+                                                nested_backbone)
     from kerasdl.registry import MODELS
 
     detector = kerasdl.create_model(name, **MODELS.entry(name).info["small"])
-    config = detector.hyperparameters
-    classifier = kerasdl.create_model(config["backbone"], num_classes=config["num_classes"],
-                                      input_shape=config["input_shape"], width=config["backbone_width"])
-    nested = next(layer for layer in detector.layers if layer.name.endswith("_backbone"))
+    classifier = backbone_classifier(detector)
+    nested = nested_backbone(detector)
     weighted = [layer for layer in nested.layers if layer.weights]
     assert copy_backbone_weights(detector, classifier) == len(weighted) > 0
     for layer in weighted:

@@ -21,26 +21,42 @@ def backbone_features(inputs, backbone: str, width: float, strides, small_input=
     return [features[f"stride{s}"] for s in strides]
 
 
-def copy_backbone_weights(detector, classifier) -> int:
-    """Seed ``detector``'s backbone (the nested model ``backbone_features`` built) with a trained
-    ``classifier``'s weights, layer by layer by name; returns how many layers were copied.
-
-    ``classifier`` is the registered backbone built with the detector's width and input shape
-    (e.g. pretrained on single-object images); its head is not used.
-    """
+def nested_backbone(detector) -> keras.Model:
+    """The backbone model ``backbone_features`` nested in ``detector`` (its name is uniquified)."""
     nested = [layer for layer in detector.layers
               if isinstance(layer, keras.Model) and layer.name.endswith("_backbone")]
     if len(nested) != 1:
         raise ValueError(f"{detector.name} has {len(nested)} nested backbone models, expected one")
-    names = {layer.name for layer in classifier.layers}
+    return nested[0]
+
+
+def backbone_classifier(detector) -> keras.Model:
+    """A fresh registered classifier shaped like ``detector``'s backbone (same backbone, width,
+    input shape and classes), e.g. to pretrain it."""
+    import kerasdl
+
+    config = detector.hyperparameters
+    return kerasdl.create_model(config["backbone"], num_classes=config["num_classes"],
+                                input_shape=config["input_shape"], width=config["backbone_width"])
+
+
+def copy_backbone_weights(detector, classifier) -> int:
+    """Seed ``detector``'s backbone with a trained ``classifier``'s weights, layer by layer by
+    name; returns how many layers were copied.
+
+    ``classifier`` is the registered backbone built with the detector's width and input shape
+    (``backbone_classifier``, e.g. pretrained on single-object images); its head is not used.
+    """
+    backbone = nested_backbone(detector)
+    sources = {layer.name: layer for layer in classifier.layers}
     copied = 0
-    for layer in nested[0].layers:
+    for layer in backbone.layers:
         if not layer.weights:
             continue
-        if layer.name not in names:
+        source = sources.get(layer.name)
+        if source is None:
             raise ValueError(f"classifier {classifier.name!r} has no layer {layer.name!r}: build the "
-                             f"detector's backbone ({nested[0].name}) with the same width")
-        source = classifier.get_layer(layer.name)
+                             f"detector's backbone ({backbone.name}) with the same width")
         shapes = [tuple(w.shape) for w in layer.weights], [tuple(w.shape) for w in source.weights]
         if shapes[0] != shapes[1]:
             raise ValueError(f"layer {layer.name!r}: detector weights {shapes[0]} vs classifier "
